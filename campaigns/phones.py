@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, timezone as pn_timezone
+from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import timezone as pn_timezone
 
 from campaigns.errors import InvalidPhoneNumber
 

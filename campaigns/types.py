@@ -164,8 +164,9 @@ SPAM_THRESHOLD_RANGE: Final = range(1, 10)
 DAILY_CAP_RANGE: Final = range(1, 1001)
 SPAM_SCORE_RANGE: Final = range(0, 10)
 
-_DURATION_RE: Final = re.compile(r"^\s*(\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs|hour|hours|d|day|days|"
-                                 r"minute|minutes|second|seconds)?\s*$", re.IGNORECASE)
+_DURATION_RE: Final = re.compile(
+    r"^\s*(\d+)\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hr|hrs|hour|hours|"
+    r"d|day|days)?\s*$", re.IGNORECASE)
 _UNIT_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from campaigns import types as t
-from campaigns.lifecycle import contact_transition
+from campaigns.lifecycle import ContactProgress, manual_retry
 from storage import models as m
 from storage.db import is_postgres
 from storage.errors import NotFound, StaleClaim
@@ -172,18 +172,47 @@ class ContactRepo:
             raise NotFound("contact", key)
         return row
 
-    def retry(self, campaign_id: int, key: str, who: Who, now: datetime) -> t.ContactStatus:
-        """Operator's manual retry: the contact is due now, with one more attempt allowed."""
+    def retry(self, campaign_id: int, key: str, settings: t.CallSettings, who: Who,
+              now: datetime) -> t.ContactStatus:
+        """Operator's manual retry (``campaigns.lifecycle.manual_retry``); audited."""
         row = self.find(campaign_id, key)
         before = t.ContactStatus(row.status)
-        contact_transition(before, t.ContactStatus.RETRY)
-        row.status = t.ContactStatus.RETRY.value
-        row.due_at = now
+        progress = manual_retry(
+            ContactProgress(status=before, attempts=row.attempts,
+                            last_called_at=row.last_called_at, final_reason=row.final_reason,
+                            trunk_failures=row.trunk_failures),
+            now=now, settings=settings)
+        row.status = progress.status.value
+        row.attempts = progress.attempts
+        row.due_at = progress.next_attempt_at or now
         row.final_reason = None
-        row.attempts = max(0, row.attempts - 1)
+        row.trunk_failures = progress.trunk_failures
         self.audit.record(who, "contact.retry", "campaign_contact", row.id, now,
                           {"from": before.value})
         return before
+
+    def complete_due(self, campaign_id: int, now: datetime) -> int:
+        """Called contacts whose completion timeout has passed become Completed."""
+        cc = m.CampaignContact
+        result = self.session.execute(
+            update(cc).where(cc.campaign_id == campaign_id)
+            .where(cc.status == t.ContactStatus.CALLED.value)
+            .where(cc.completion_due_at <= now)
+            .values(status=t.ContactStatus.COMPLETED.value)
+            .execution_options(synchronize_session=False))
+        return int(getattr(result, "rowcount", 0))
+
+    def next_due_at(self, campaign_id: int) -> datetime | None:
+        """When the next queued contact or completion falls due (None: nothing left)."""
+        cc = m.CampaignContact
+        queued = self.session.scalar(
+            select(func.min(cc.due_at)).where(cc.campaign_id == campaign_id)
+            .where(cc.status.in_(_DUE_STATUSES)))
+        completing = self.session.scalar(
+            select(func.min(cc.completion_due_at)).where(cc.campaign_id == campaign_id)
+            .where(cc.status == t.ContactStatus.CALLED.value))
+        times = [x for x in (queued, completing) if x is not None]
+        return min(times) if times else None
 
     def status_counts(self, campaign_id: int) -> dict[t.ContactStatus, int]:
         """How many contacts are in each status."""

@@ -195,7 +195,7 @@ def test_manual_retry_and_goals(session: Session, now: datetime) -> None:
     contacts.add_many(c.id, [NewContact("+12025550101")], now)
     row = contacts.find(c.id, "+12025550101")
     row.status, row.attempts = "failed", 3
-    contacts.retry(c.id, "+12025550101", WHO, now)
+    contacts.retry(c.id, "+12025550101", c.settings, WHO, now)
     assert contacts.find(c.id, "+12025550101").status == "retry"
     goals = GoalRepo(session)
     goals.add(c.id, "Booked", WHO, now, primary=True)

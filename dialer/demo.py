@@ -1,0 +1,306 @@
+"""``dialer demo``: a whole campaign on embedded defaults, on a simulated clock.
+
+Until the SIP, AMD and actors issues land, the demo runs the real domain decisions and
+the real storage (SQLite under ``var/``) in one process, against *simulated callees*:
+each contact is a seeded persona (human, voicemail, busy, no answer, reject, invalid)
+whose answer is drawn where a SIP call will later be placed. Everything else is what
+production runs: the atomic claim with fencing, the callee's calling window, business
+hours, rotation with daily caps, the retry policy, the completion timeout, the rollup
+and the dashboard. The summary says what is still simulated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time as wall
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaigns import types as t
+from campaigns.compliance import check_dial
+from campaigns.errors import NoNumberAvailable
+from campaigns.lifecycle import ContactProgress, apply_outcome
+from campaigns.rotation import RotationState, choose_number
+from campaigns.schedule import Schedule, parse_weekly, schedule_to_dict
+from storage import models as m
+from storage.db import make_engine, session_factory
+from storage.migrate import upgrade
+from storage.repos import (
+    CallEnd,
+    CallRepo,
+    CallStart,
+    CampaignRepo,
+    Claim,
+    ClaimRepo,
+    ContactRepo,
+    NewContact,
+    NumberRepo,
+    ScheduleRepo,
+    Who,
+)
+from storage.services import dashboard
+
+DEMO_DB = Path("var") / "demo.sqlite3"
+WHO = Who("demo", "demo")
+MISSING = ("SIP calls through pjsua2 and the simulated trunk (SIP issue)",
+           "ML answering-machine detection on call audio (AMD issue)",
+           "Ray actors per campaign and per number (actors issue)",
+           "voice agent and LLM judging (agent issue)")
+
+# Area codes from several US time zones, so the callee's calling window matters.
+_AREAS = ("202", "212", "305", "312", "415", "503", "602", "702", "713", "808", "907",
+          "617", "404", "206", "303", "214", "720", "919", "512", "615")
+_PERSONAS = (("human", 0.46), ("voicemail", 0.24), ("no_answer", 0.14), ("busy", 0.07),
+             ("reject", 0.05), ("invalid", 0.02), ("human_quiet", 0.02))
+
+
+@dataclass
+class _Persona:
+    kind: str
+    answers_after: int  # how many attempts ring out before a human picks up
+
+
+def demo_numbers(count: int, offset: int = 0) -> list[str]:
+    """``count`` valid, distinct US numbers (555-01xx in many area codes)."""
+    out: list[str] = []
+    for i in range(offset, offset + count * 4):
+        area = _AREAS[i % len(_AREAS)]
+        block = i // len(_AREAS)
+        exchange, line = 555, 100 + block % 100
+        if block >= 100:
+            exchange, line = 200 + block // 100, 1000 + block % 100
+        candidate = f"+1{area}{exchange:03d}{line:04d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            out.append(candidate)
+        if len(out) == count:
+            return out
+    raise ValueError(f"could not make {count} demo numbers")
+
+
+def _outcome(p: _Persona, attempt: int, rng: random.Random) -> tuple[t.AnswerStatus, int,
+                                                                       bool, int]:
+    """(answer status, SIP status, conversation, talk ms) for one simulated call."""
+    if p.kind == "invalid":
+        return t.AnswerStatus.INVALID_NUMBER, 404, False, 0
+    if p.kind == "reject":
+        return t.AnswerStatus.REJECTED, 603, False, 0
+    if p.kind == "busy" and attempt == 0:
+        return t.AnswerStatus.BUSY, 486, False, 0
+    if p.kind == "no_answer" or (p.kind == "human" and attempt < p.answers_after):
+        return t.AnswerStatus.NO_ANSWER, 487, False, 0
+    if p.kind == "voicemail":
+        return t.AnswerStatus.MACHINE, 200, False, rng.randint(3000, 9000)
+    if p.kind == "human_quiet":
+        return t.AnswerStatus.SILENCE, 200, False, rng.randint(4000, 8000)
+    return t.AnswerStatus.HUMAN, 200, True, rng.randint(20_000, 240_000)
+
+
+def run_demo(*, n_contacts: int = 200, n_numbers: int = 4, chaos: bool = False, seed: int = 7,
+             quiet: bool = False, db_path: Path = DEMO_DB) -> dict[str, Any]:
+    """Run the demo campaign to completion and return the summary (CONTRACTS.md)."""
+    started = wall.monotonic()
+    err = Console(stderr=True, highlight=False, quiet=quiet)
+    out = Console(highlight=False, quiet=quiet)
+    rng = random.Random(seed)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    clock = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+    campaign_id, personas = _seed(sessions, n_contacts, n_numbers, clock, rng)
+    err.print(f"[bold]dialer demo[/]: {n_contacts} contacts, {n_numbers} numbers, "
+              f"SQLite at {db_path}, simulated clock from {clock:%a %Y-%m-%d %H:%M} UTC")
+    if chaos:
+        err.print("[yellow]--chaos needs the actors issue (actor kills); running without it")
+    attempts: Counter[int] = Counter()
+    truth: dict[int, str] = {}
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn("{task.fields[now]}"), TimeElapsedColumn(),
+                  console=err, transient=False, disable=quiet) as progress:
+        task = progress.add_task("dialling", total=n_contacts, now="")
+        clock = _run(sessions, campaign_id, personas, attempts, truth, clock, rng,
+                     lambda done, at: progress.update(task, completed=done,
+                                                      now=f"{at:%a %H:%M} UTC"))
+    summary = _summary(sessions, campaign_id, n_contacts, started)
+    c, d = dashboard(sessions, campaign_id)
+    if not quiet:
+        from dialer.render import print_dashboard
+
+        print_dashboard(c, d, out)
+        out.print("[dim]Simulated in this build: " + "; ".join(MISSING) + ".[/]")
+    engine.dispose()
+    return summary
+
+
+def _seed(sessions: sessionmaker[Session], n_contacts: int, n_numbers: int, now: datetime,
+          rng: random.Random) -> tuple[int, dict[str, _Persona]]:
+    phones = demo_numbers(n_contacts)
+    callers = demo_numbers(n_numbers, offset=7919)
+    kinds, weights = zip(*_PERSONAS, strict=True)
+    personas = {p: _Persona(rng.choices(kinds, weights)[0], rng.choice((0, 0, 0, 1, 2)))
+                for p in phones}
+    with sessions.begin() as s:
+        settings = t.CallSettings(call_interval_s=5, ring_timeout_s=25, max_retries=2,
+                                  retry_interval=timedelta(hours=2),
+                                  completion_timeout=timedelta(hours=1),
+                                  max_concurrent_calls=4)
+        rotation = t.RotationSettings(strategy=t.RotationStrategy.LOCAL_PRESENCE,
+                                      max_calls_per_number_per_day=max(
+                                          20, n_contacts // max(1, n_numbers)))
+        c = CampaignRepo(s).create("Demo", WHO, now, timezone="America/New_York",
+                                   settings=settings, rotation=rotation,
+                                   notes="dialer demo: simulated callees")
+        hours = Schedule(timezone="America/New_York",
+                         windows=parse_weekly("mon-fri 09:00-20:00; sat 10:00-16:00"))
+        sid = ScheduleRepo(s).create("Demo hours", "America/New_York",
+                                     schedule_to_dict(hours), WHO, now)
+        CampaignRepo(s).update(c.id, WHO, now, schedule_id=sid)
+        numbers = NumberRepo(s)
+        for e164 in callers:
+            numbers.add(e164, WHO, now, friendly_name=f"Demo {e164[-4:]}")
+            numbers.assign(c.id, e164, WHO, now, weight=1)
+        priorities = (t.Priority.HIGH, t.Priority.NORMAL, t.Priority.NORMAL, t.Priority.LOW)
+        ContactRepo(s).add_many(c.id, [NewContact(p, name=f"Demo contact {i}",
+                                                  priority=rng.choice(priorities))
+                                       for i, p in enumerate(phones)], now)
+        CampaignRepo(s).set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
+    return c.id, personas
+
+
+def _run(sessions: sessionmaker[Session], campaign_id: int, personas: dict[str, _Persona],
+         attempts: Counter[int], truth: dict[int, str], clock: datetime, rng: random.Random,
+         report: Any) -> datetime:
+    """The single-process dial loop the campaign actor will take over."""
+    state = RotationState()
+    for _ in range(1_000_000):
+        with sessions.begin() as s:
+            c = CampaignRepo(s).get(campaign_id)
+            ContactRepo(s).complete_due(campaign_id, clock)
+            claims = ClaimRepo(s).claim(campaign_id, "demo", clock,
+                                        limit=c.settings.max_concurrent_calls)
+            sched = ScheduleRepo(s).row(c.schedule_id) if c.schedule_id else None
+        from campaigns.schedule import schedule_from_dict
+
+        schedule = schedule_from_dict(sched.definition) if sched else None
+        for claim in claims:
+            state = _dial(sessions, c, schedule, claim, personas, attempts, truth, clock, rng,
+                          state)
+        with sessions() as s:
+            done = s.scalar(select(func.count()).select_from(m.CampaignContact).where(
+                m.CampaignContact.campaign_id == campaign_id,
+                m.CampaignContact.status.in_(("completed", "failed", "no_conversation")))) or 0
+            nxt = ContactRepo(s).next_due_at(campaign_id)
+        report(done, clock)
+        if nxt is None:
+            with sessions.begin() as s:
+                CampaignRepo(s).set_status(campaign_id, t.CampaignStatus.COMPLETED, WHO, clock)
+            return clock
+        step = clock + timedelta(seconds=c.settings.call_interval_s * max(1, len(claims)))
+        clock = max(step, nxt) if not claims else step
+    raise RuntimeError("demo did not finish")
+
+
+def _dial(sessions: sessionmaker[Session], c: t.Campaign, schedule: Schedule | None,
+          claim: Claim, personas: dict[str, _Persona], attempts: Counter[int],
+          truth: dict[int, str], now: datetime, rng: random.Random,
+          state: RotationState) -> RotationState:
+    with sessions.begin() as s:
+        from storage.repos import DncRepo
+
+        check = check_dial(at=now, phone=claim.phone, contact_tz=claim.timezone,
+                           campaign_tz=c.timezone, schedule=schedule, start_at=c.start_at,
+                           dnc_blocked=DncRepo(s).blocked(claim.phone))
+        if not check.allowed:
+            ClaimRepo(s).release(claim, check.retry_at or now + timedelta(days=1),
+                                 reason=check.reason)
+            return state
+        day = now.astimezone(_zone(c.timezone)).date().isoformat()
+        assigned = NumberRepo(s).for_campaign(c.id, today=day)
+        try:
+            pick = choose_number([a.number for a in assigned], c.rotation, state,
+                                 callee=claim.phone, rng=rng)
+        except NoNumberAvailable as exc:
+            ClaimRepo(s).release(claim, now + timedelta(hours=1), reason=exc.reason)
+            return state
+        if not NumberRepo(s).count_call(pick.number.id, day,
+                                        c.rotation.max_calls_per_number_per_day):
+            ClaimRepo(s).release(claim, now + timedelta(hours=1), reason="daily cap reached")
+            return pick.state
+        call_id = CallRepo(s).start(CallStart(c.id, claim.campaign_contact_id, claim.token,
+                                              claim.attempts + 1, pick.number.id,
+                                              pick.number.e164, claim.phone), now)
+    persona = personas[claim.phone]
+    n = attempts[claim.campaign_contact_id]
+    attempts[claim.campaign_contact_id] += 1
+    truth[call_id] = persona.kind
+    status, sip, conversation, talk_ms = _outcome(persona, n, rng)
+    ring_ms = rng.randint(2000, 12000) if sip == 200 else c.settings.ring_timeout_s * 1000
+    answered_at = now + timedelta(milliseconds=ring_ms) if sip == 200 else None
+    end = now + timedelta(milliseconds=ring_ms + talk_ms)
+    progress = apply_outcome(
+        ContactProgress(status=t.ContactStatus.DIALING, attempts=claim.attempts),
+        status, conversation=conversation, now=end, settings=c.settings)
+    with sessions.begin() as s:
+        CallRepo(s).finish(call_id, CallEnd(status, sip, answered_at=answered_at,
+                                            ring_ms=ring_ms, talk_ms=talk_ms,
+                                            conversation=conversation), end)
+        ClaimRepo(s).finish(claim.campaign_contact_id, claim.token, status=progress.status,
+                            attempts=progress.attempts,
+                            due_at=progress.next_attempt_at or end, now=end,
+                            completion_due_at=progress.completion_due_at,
+                            final_reason=progress.final_reason,
+                            trunk_failures=progress.trunk_failures)
+    return pick.state
+
+
+def _zone(name: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def _summary(sessions: sessionmaker[Session], campaign_id: int, n_contacts: int,
+             started: float) -> dict[str, Any]:
+    with sessions() as s:
+        by_status = dict(s.execute(
+            select(m.CampaignContact.status, func.count())
+            .where(m.CampaignContact.campaign_id == campaign_id)
+            .group_by(m.CampaignContact.status)).all())
+        by_answer = dict(s.execute(
+            select(m.Call.answer_status, func.count()).where(m.Call.campaign_id == campaign_id)
+            .group_by(m.Call.answer_status)).all())
+        calls = s.scalar(select(func.count()).select_from(m.Call)
+                         .where(m.Call.campaign_id == campaign_id)) or 0
+        lost = s.scalar(select(func.count()).select_from(m.Call)
+                        .where(m.Call.campaign_id == campaign_id, m.Call.state != "ended")) or 0
+        double = _double_dials(s, campaign_id)
+    return {"contacts": n_contacts, "calls": int(calls),
+            "by_status": {k: int(v) for k, v in by_status.items()},
+            "by_answer": {str(k): int(v) for k, v in by_answer.items()},
+            "amd_accuracy": None, "double_dials": double, "lost_outcomes": int(lost),
+            "elapsed_s": round(wall.monotonic() - started, 2),
+            "simulated": list(MISSING)}
+
+
+def _double_dials(s: Session, campaign_id: int) -> int:
+    """Calls to one contact that overlapped in time (should always be zero)."""
+    rows = s.execute(select(m.Call.campaign_contact_id, m.Call.started_at, m.Call.ended_at)
+                     .where(m.Call.campaign_id == campaign_id)
+                     .order_by(m.Call.campaign_contact_id, m.Call.started_at)).all()
+    overlaps = 0
+    for prev, cur in itertools.pairwise(rows):
+        if prev[0] == cur[0] and prev[2] is not None and cur[1] < prev[2]:
+            overlaps += 1
+    return overlaps

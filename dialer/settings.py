@@ -1,0 +1,66 @@
+"""The one settings object, read from the environment at start-up and passed down.
+
+No other module reads ``os.environ``. Secrets are ``SecretStr`` so they never print.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from storage.db import default_url
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the dialer (CONTRACTS.md lists the environment variables)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
+    ray_address: str | None = Field(default=None, validation_alias="RAY_ADDRESS")
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default="https://slack.com/api/",
+                               validation_alias="SLACK_API_URL")
+    slack_operators: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="DIALER_SLACK_OPERATORS")
+    slack_channels: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias="DIALER_SLACK_CHANNELS")
+    slack_alerts_channel: str | None = Field(default=None,
+                                             validation_alias="DIALER_SLACK_ALERTS_CHANNEL")
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    data_dir: Path = Field(default=Path("var"),
+                           validation_alias=AliasChoices("DIALER_DATA_DIR"))
+
+    @field_validator("slack_operators", "slack_channels", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        return _split(value)
+
+    @property
+    def effective_database_url(self) -> str:
+        """``DATABASE_URL`` or the embedded SQLite file under ``var/``."""
+        return self.database_url or default_url()
+
+    @property
+    def openai_enabled(self) -> bool:
+        """True when an OpenAI-compatible server is configured."""
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+
+def load_settings() -> Settings:
+    """Build the settings from the environment (and nothing else)."""
+    return Settings()
