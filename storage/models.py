@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -192,8 +193,14 @@ class CampaignContact(Base):
         UniqueConstraint("campaign_id", "contact_id"),
         Index("ix_campaign_contacts_queue", "campaign_id", "status", "priority_rank", "due_at",
               "id"),
-        Index("ix_campaign_contacts_stats", "campaign_id", "status", "goal_result"),
-        Index("ix_campaign_contacts_lease", "status", "lease_expires_at"),
+        # Partial indexes: a fresh contact (no goal result, not dialing) costs no entry,
+        # which keeps a 75,000-row import cheap.
+        Index("ix_campaign_contacts_goal", "campaign_id", "goal_result",
+              postgresql_where=text("goal_result IS NOT NULL"),
+              sqlite_where=text("goal_result IS NOT NULL")),
+        Index("ix_campaign_contacts_lease", "lease_expires_at",
+              postgresql_where=text("status = 'dialing'"),
+              sqlite_where=text("status = 'dialing'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

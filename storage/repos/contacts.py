@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from campaigns.lifecycle import ContactProgress, manual_retry
 from storage import models as m
 from storage.db import is_postgres
 from storage.errors import NotFound, StaleClaim
+from storage.repos.bulk import bulk_add
 from storage.repos.campaigns import AuditRepo, Who
 
 BUCKET_MINUTES = 15
@@ -89,46 +90,15 @@ class ContactRepo:
                  *, import_id: int | None = None) -> tuple[int, int]:
         """Add contacts to a campaign; returns ``(inserted, duplicates)``.
 
-        A person already known (same E.164) is reused; one already in the campaign is a
-        duplicate and is left as it is. Runs in the caller's transaction.
+        A person already known (same E.164) is reused; one already in the campaign, or
+        repeated in ``contacts``, is a duplicate and is left as it is. Set-based through a
+        staging table (``storage.repos.bulk``), in the caller's transaction.
         """
-        if not contacts:
-            return 0, 0
         first: dict[str, NewContact] = {}
         for c in contacts:
             first.setdefault(c.phone, c)
-        unique = list(first.values())
-        in_file_dups = len(contacts) - len(unique)
-        phones = [c.phone for c in unique]
-        known: dict[str, int] = {}
-        for chunk in _chunks(phones, 900):
-            known.update(self.session.execute(
-                select(m.Contact.phone, m.Contact.id).where(m.Contact.phone.in_(chunk))).all())
-        fresh = [c for c in unique if c.phone not in known]
-        if fresh:
-            self.session.execute(insert(m.Contact), [
-                {"phone": c.phone, "name": c.name, "country": c.country, "timezone": c.timezone,
-                 "tags": list(c.tags), "attributes": dict(c.attributes), "created_at": now}
-                for c in fresh])
-            for chunk in _chunks([c.phone for c in fresh], 900):
-                known.update(self.session.execute(
-                    select(m.Contact.phone, m.Contact.id)
-                    .where(m.Contact.phone.in_(chunk))).all())
-        ids = [known[p] for p in phones]
-        already: set[int] = set()
-        for chunk in _chunks(ids, 900):
-            already.update(self.session.scalars(
-                select(m.CampaignContact.contact_id)
-                .where(m.CampaignContact.campaign_id == campaign_id)
-                .where(m.CampaignContact.contact_id.in_(chunk))))
-        rows = [{"campaign_id": campaign_id, "contact_id": known[c.phone],
-                 "status": t.ContactStatus.PENDING.value, "priority": c.priority.value,
-                 "priority_rank": c.priority.rank, "due_at": now, "created_at": now,
-                 "import_id": import_id}
-                for c in unique if known[c.phone] not in already]
-        if rows:
-            self.session.execute(insert(m.CampaignContact), rows)
-        return len(rows), len(already) + in_file_dups
+        inserted = bulk_add(self.session, campaign_id, list(first.values()), now, import_id)
+        return inserted, len(contacts) - inserted
 
     def list(self, campaign_id: int, *, status: t.ContactStatus | None = None,
              search: str = "", limit: int | None = None, offset: int = 0) -> list[ContactView]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from campaigns import types as t
@@ -236,32 +236,33 @@ class DashboardRepo:
     def inputs(self, campaign_id: int) -> DashboardInputs:
         """Gather every aggregate the dashboard shows for one campaign."""
         cc = m.CampaignContact
-        status_counts: dict[t.ContactStatus, int] = {}
-        goal_counts: dict[t.GoalResult, int] = {}
-        query = (select(cc.status, cc.goal_result, func.count())
-                 .where(cc.campaign_id == campaign_id).group_by(cc.status, cc.goal_result))
-        for status, goal, n in self.session.execute(query):
-            key = t.ContactStatus(status)
-            status_counts[key] = status_counts.get(key, 0) + int(n)
-            if goal is not None:
-                g = t.GoalResult(goal)
-                goal_counts[g] = goal_counts.get(g, 0) + int(n)
+        status_counts = {
+            t.ContactStatus(status): int(n) for status, n in self.session.execute(
+                select(cc.status, func.count()).where(cc.campaign_id == campaign_id)
+                .group_by(cc.status))}
+        goal_counts = {
+            t.GoalResult(str(goal)): int(n) for goal, n in self.session.execute(
+                select(cc.goal_result, func.count()).where(cc.campaign_id == campaign_id)
+                .where(cc.goal_result.is_not(None)).group_by(cc.goal_result))}
         r = m.CallRollup
         answer_counts: dict[t.AnswerStatus, int] = {}
-        human: dict[datetime, int] = {}
-        every: dict[datetime, int] = {}
         conversations = 0
         talk_s = 0.0
-        rows = self.session.execute(
-            select(r.bucket, r.answer_status, r.calls, r.conversations, r.talk_s)
-            .where(r.campaign_id == campaign_id))
-        for bucket, status, calls, convs, talk in rows:
-            a = t.AnswerStatus(status)
-            answer_counts[a] = answer_counts.get(a, 0) + int(calls)
+        for status, calls, convs, talk in self.session.execute(
+                select(r.answer_status, func.sum(r.calls), func.sum(r.conversations),
+                       func.sum(r.talk_s))
+                .where(r.campaign_id == campaign_id).group_by(r.answer_status)):
+            answer_counts[t.AnswerStatus(status)] = int(calls)
             conversations += int(convs)
             talk_s += float(talk)
-            every[bucket] = every.get(bucket, 0) + int(calls)
-            if a is t.AnswerStatus.HUMAN:
-                human[bucket] = human.get(bucket, 0) + int(calls)
+        human: list[tuple[datetime, int]] = []
+        every: list[tuple[datetime, int]] = []
+        is_human = r.answer_status == t.AnswerStatus.HUMAN.value
+        for bucket, humans, calls in self.session.execute(
+                select(r.bucket, func.sum(case((is_human, r.calls), else_=0)), func.sum(r.calls))
+                .where(r.campaign_id == campaign_id).group_by(r.bucket).order_by(r.bucket)):
+            every.append((bucket, int(calls)))
+            if humans:
+                human.append((bucket, int(humans)))
         return DashboardInputs(status_counts, goal_counts, answer_counts, conversations,
-                               talk_s, sorted(human.items()), sorted(every.items()))
+                               talk_s, human, every)

@@ -318,15 +318,23 @@ def upgrade() -> None:
             batch_op.f("ix_campaign_contacts_contact_id"), ["contact_id"], unique=False
         )
         batch_op.create_index(
-            "ix_campaign_contacts_lease", ["status", "lease_expires_at"], unique=False
+            "ix_campaign_contacts_goal",
+            ["campaign_id", "goal_result"],
+            unique=False,
+            postgresql_where=sa.text("goal_result IS NOT NULL"),
+            sqlite_where=sa.text("goal_result IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_campaign_contacts_lease",
+            ["lease_expires_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'dialing'"),
+            sqlite_where=sa.text("status = 'dialing'"),
         )
         batch_op.create_index(
             "ix_campaign_contacts_queue",
             ["campaign_id", "status", "priority_rank", "due_at", "id"],
             unique=False,
-        )
-        batch_op.create_index(
-            "ix_campaign_contacts_stats", ["campaign_id", "status", "goal_result"], unique=False
         )
 
     op.create_table(
@@ -470,9 +478,17 @@ def downgrade() -> None:
 
     op.drop_table("calls")
     with op.batch_alter_table("campaign_contacts", schema=None) as batch_op:
-        batch_op.drop_index("ix_campaign_contacts_stats")
         batch_op.drop_index("ix_campaign_contacts_queue")
-        batch_op.drop_index("ix_campaign_contacts_lease")
+        batch_op.drop_index(
+            "ix_campaign_contacts_lease",
+            postgresql_where=sa.text("status = 'dialing'"),
+            sqlite_where=sa.text("status = 'dialing'"),
+        )
+        batch_op.drop_index(
+            "ix_campaign_contacts_goal",
+            postgresql_where=sa.text("goal_result IS NOT NULL"),
+            sqlite_where=sa.text("goal_result IS NOT NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_campaign_contacts_contact_id"))
 
     op.drop_table("campaign_contacts")
