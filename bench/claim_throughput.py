@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import Timer, pg_schema, say
+from campaigns.types import CampaignStatus
 from storage.db import session_factory
 from storage.repos import CampaignRepo, ClaimRepo, ContactRepo, NewContact, Who
 
@@ -34,6 +35,7 @@ def main() -> int:
         say(f"seeding {args.contacts:,} contacts …")
         with sessions.begin() as s:
             c = CampaignRepo(s).create("bench", Who("bench"), NOW)
+            CampaignRepo(s).set_status(c.id, CampaignStatus.ACTIVE, Who("bench"), NOW)
             phones = [f"+1{200 + i // 10_000_000 % 800:03d}{i % 10_000_000:07d}"
                       for i in range(args.contacts)]
             ContactRepo(s).add_many(c.id, [NewContact(p) for p in phones], NOW)

@@ -222,4 +222,5 @@ def db_current(app: App, as_json: bool) -> None:
     emit(out) if as_json else click.echo(f"current {current}, head {out['head']}")
 
 
-from dialer import commands  # noqa: E402,F401  (registers the command groups on ``cli``)
+# Importing the command modules registers their groups on ``cli``.
+from dialer import commands, slack_commands  # noqa: E402, F401

@@ -15,6 +15,7 @@ import itertools
 import random
 import time as wall
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,22 +27,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
 from campaigns import types as t
-from campaigns.compliance import check_dial
-from campaigns.errors import NoNumberAvailable
-from campaigns.lifecycle import ContactProgress, apply_outcome
-from campaigns.rotation import RotationState, choose_number
 from campaigns.schedule import Schedule, parse_weekly, schedule_to_dict
 from storage import models as m
+from storage.coordination import MemoryStore
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.repos import (
-    CallEnd,
-    CallRepo,
-    CallStart,
     CampaignRepo,
-    Claim,
-    ClaimRepo,
     ContactRepo,
     NewContact,
     NumberRepo,
@@ -54,7 +48,8 @@ DEMO_DB = Path("var") / "demo.sqlite3"
 WHO = Who("demo", "demo")
 MISSING = ("SIP calls through pjsua2 and the simulated trunk (SIP issue)",
            "ML answering-machine detection on call audio (AMD issue)",
-           "Ray actors per campaign and per number (actors issue)",
+           "Ray actors per campaign and per number: the campaign loop runs in-process "
+           "(actors issue)",
            "voice agent and LLM judging (agent issue)")
 
 # Area codes from several US time zones, so the callee's calling window matters.
@@ -124,13 +119,11 @@ def run_demo(*, n_contacts: int = 200, n_numbers: int = 4, chaos: bool = False, 
               f"SQLite at {db_path}, simulated clock from {clock:%a %Y-%m-%d %H:%M} UTC")
     if chaos:
         err.print("[yellow]--chaos needs the actors issue (actor kills); running without it")
-    attempts: Counter[int] = Counter()
-    truth: dict[int, str] = {}
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                   MofNCompleteColumn(), TextColumn("{task.fields[now]}"), TimeElapsedColumn(),
                   console=err, transient=False, disable=quiet) as progress:
         task = progress.add_task("dialling", total=n_contacts, now="")
-        clock = _run(sessions, campaign_id, personas, attempts, truth, clock, rng,
+        clock = _run(sessions, campaign_id, personas, clock, rng,
                      lambda done, at: progress.update(task, completed=done,
                                                       now=f"{at:%a %H:%M} UTC"))
     summary = _summary(sessions, campaign_id, n_contacts, started)
@@ -179,90 +172,62 @@ def _seed(sessions: sessionmaker[Session], n_contacts: int, n_numbers: int, now:
     return c.id, personas
 
 
-def _run(sessions: sessionmaker[Session], campaign_id: int, personas: dict[str, _Persona],
-         attempts: Counter[int], truth: dict[int, str], clock: datetime, rng: random.Random,
-         report: Any) -> datetime:
-    """The single-process dial loop the campaign actor will take over."""
-    state = RotationState()
-    for _ in range(1_000_000):
-        with sessions.begin() as s:
-            c = CampaignRepo(s).get(campaign_id)
-            ContactRepo(s).complete_due(campaign_id, clock)
-            claims = ClaimRepo(s).claim(campaign_id, "demo", clock,
-                                        limit=c.settings.max_concurrent_calls)
-            sched = ScheduleRepo(s).row(c.schedule_id) if c.schedule_id else None
-        from campaigns.schedule import schedule_from_dict
+class SimulatedPlacer:
+    """Answers each call from the callee's seeded persona, on the simulated clock.
 
-        schedule = schedule_from_dict(sched.definition) if sched else None
-        for claim in claims:
-            state = _dial(sessions, c, schedule, claim, personas, attempts, truth, clock, rng,
-                          state)
+    Stands where the number actors and the SIP trunk will be (SIP and actors issues).
+    """
+
+    def __init__(self, personas: dict[str, _Persona], rng: random.Random,
+                 ring_timeout_s: int) -> None:
+        self.personas = personas
+        self.rng = rng
+        self.ring_timeout_s = ring_timeout_s
+        self.attempts: Counter[str] = Counter()
+
+    def place(self, request: DialRequest) -> Future[CallResult]:
+        """Resolve at once with a result that ends in simulated time."""
+        persona = self.personas[request.to]
+        status, sip, conversation, talk_ms = _outcome(persona, self.attempts[request.to],
+                                                      self.rng)
+        self.attempts[request.to] += 1
+        answered = sip == 200
+        ring_ms = self.rng.randint(2000, 12000) if answered else request.ring_timeout_s * 1000
+        if status in (t.AnswerStatus.BUSY, t.AnswerStatus.REJECTED,
+                      t.AnswerStatus.INVALID_NUMBER):
+            ring_ms = self.rng.randint(300, 3000)
+        start = request.started_at
+        future: Future[CallResult] = Future()
+        future.set_result(CallResult(
+            answer_status=status, sip_status=sip,
+            ended_at=start + timedelta(milliseconds=ring_ms + talk_ms),
+            answered_at=start + timedelta(milliseconds=ring_ms) if answered else None,
+            ring_ms=ring_ms, talk_ms=talk_ms, conversation=conversation))
+        return future
+
+
+def _run(sessions: sessionmaker[Session], campaign_id: int, personas: dict[str, _Persona],
+         clock: datetime, rng: random.Random, report: Any) -> datetime:
+    """Drive the campaign loop on a simulated clock until the campaign completes."""
+    loop = CampaignLoop(campaign_id, sessions=sessions, store=MemoryStore(),
+                        placer=SimulatedPlacer(personas, rng, 25), owner="demo", rng=rng,
+                        trunk_cps=1000.0)
+    for _ in range(10_000_000):
+        tick = loop.tick(clock)
         with sessions() as s:
-            done = s.scalar(select(func.count()).select_from(m.CampaignContact).where(
-                m.CampaignContact.campaign_id == campaign_id,
-                m.CampaignContact.status.in_(("completed", "failed", "no_conversation")))) or 0
-            nxt = ContactRepo(s).next_due_at(campaign_id)
+            done = sum(n for status, n in ContactRepo(s).status_counts(campaign_id).items()
+                       if status in _FINAL)
         report(done, clock)
-        if nxt is None:
-            with sessions.begin() as s:
-                CampaignRepo(s).set_status(campaign_id, t.CampaignStatus.COMPLETED, WHO, clock)
+        if tick.completed:
             return clock
-        step = clock + timedelta(seconds=c.settings.call_interval_s * max(1, len(claims)))
-        clock = max(step, nxt) if not claims else step
+        candidates = [x for x in (tick.next_tick_at,) if x is not None]
+        candidates += [item.future.result().ended_at for item in loop.in_flight]
+        nxt = min(candidates, default=clock + timedelta(minutes=1))
+        clock = max(nxt, clock + timedelta(milliseconds=1))
     raise RuntimeError("demo did not finish")
 
 
-def _dial(sessions: sessionmaker[Session], c: t.Campaign, schedule: Schedule | None,
-          claim: Claim, personas: dict[str, _Persona], attempts: Counter[int],
-          truth: dict[int, str], now: datetime, rng: random.Random,
-          state: RotationState) -> RotationState:
-    with sessions.begin() as s:
-        from storage.repos import DncRepo
-
-        check = check_dial(at=now, phone=claim.phone, contact_tz=claim.timezone,
-                           campaign_tz=c.timezone, schedule=schedule, start_at=c.start_at,
-                           dnc_blocked=DncRepo(s).blocked(claim.phone))
-        if not check.allowed:
-            ClaimRepo(s).release(claim, check.retry_at or now + timedelta(days=1),
-                                 reason=check.reason)
-            return state
-        day = now.astimezone(_zone(c.timezone)).date().isoformat()
-        assigned = NumberRepo(s).for_campaign(c.id, today=day)
-        try:
-            pick = choose_number([a.number for a in assigned], c.rotation, state,
-                                 callee=claim.phone, rng=rng)
-        except NoNumberAvailable as exc:
-            ClaimRepo(s).release(claim, now + timedelta(hours=1), reason=exc.reason)
-            return state
-        if not NumberRepo(s).count_call(pick.number.id, day,
-                                        c.rotation.max_calls_per_number_per_day):
-            ClaimRepo(s).release(claim, now + timedelta(hours=1), reason="daily cap reached")
-            return pick.state
-        call_id = CallRepo(s).start(CallStart(c.id, claim.campaign_contact_id, claim.token,
-                                              claim.attempts + 1, pick.number.id,
-                                              pick.number.e164, claim.phone), now)
-    persona = personas[claim.phone]
-    n = attempts[claim.campaign_contact_id]
-    attempts[claim.campaign_contact_id] += 1
-    truth[call_id] = persona.kind
-    status, sip, conversation, talk_ms = _outcome(persona, n, rng)
-    ring_ms = rng.randint(2000, 12000) if sip == 200 else c.settings.ring_timeout_s * 1000
-    answered_at = now + timedelta(milliseconds=ring_ms) if sip == 200 else None
-    end = now + timedelta(milliseconds=ring_ms + talk_ms)
-    progress = apply_outcome(
-        ContactProgress(status=t.ContactStatus.DIALING, attempts=claim.attempts),
-        status, conversation=conversation, now=end, settings=c.settings)
-    with sessions.begin() as s:
-        CallRepo(s).finish(call_id, CallEnd(status, sip, answered_at=answered_at,
-                                            ring_ms=ring_ms, talk_ms=talk_ms,
-                                            conversation=conversation), end)
-        ClaimRepo(s).finish(claim.campaign_contact_id, claim.token, status=progress.status,
-                            attempts=progress.attempts,
-                            due_at=progress.next_attempt_at or end, now=end,
-                            completion_due_at=progress.completion_due_at,
-                            final_reason=progress.final_reason,
-                            trunk_failures=progress.trunk_failures)
-    return pick.state
+_FINAL = (t.ContactStatus.COMPLETED, t.ContactStatus.FAILED, t.ContactStatus.NO_CONVERSATION)
 
 
 def _zone(name: str) -> Any:

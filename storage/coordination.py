@@ -117,7 +117,7 @@ class MemoryStore:
 
     def take_token(self, bucket: str, *, rate: float, burst: int) -> float:
         """See ``CoordinationStore.take_token``."""
-        now = self._clock()
+        now = float(self._clock())
         with self._lock:
             tokens, last = self._buckets.get(bucket, (float(burst), now))
             tokens = min(float(burst), tokens + (now - last) * rate)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -12,6 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from storage.errors import StorageError
 
 DEFAULT_SQLITE_PATH = Path("var") / "dialer.sqlite3"
+
+Sessions: TypeAlias = sessionmaker[Session]
+"""A session factory; packages that must not import SQLAlchemy (chatops) name it so."""
 
 
 def default_url(base: Path | None = None) -> str:

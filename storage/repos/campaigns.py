@@ -40,6 +40,11 @@ class AuditRepo:
                                       action=action, entity=entity,
                                       entity_id=str(entity_id), details=details or {}))
 
+    def since(self, after_id: int, limit: int = 500) -> list[m.AuditEntry]:
+        """Entries after ``after_id``, oldest first (for readers that must not skip any)."""
+        return list(self.session.scalars(select(m.AuditEntry).where(m.AuditEntry.id > after_id)
+                                         .order_by(m.AuditEntry.id).limit(limit)))
+
     def recent(self, limit: int = 50, entity: str | None = None) -> list[m.AuditEntry]:
         """The newest entries first."""
         query = select(m.AuditEntry).order_by(m.AuditEntry.id.desc()).limit(limit)

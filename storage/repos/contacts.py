@@ -234,6 +234,9 @@ class ClaimRepo:
             .where(cc.campaign_id == campaign_id)
             .where(cc.status.in_(_DUE_STATUSES))
             .where(cc.due_at <= now)
+            # A paused, completed or cancelled campaign hands out nothing, whoever asks.
+            .where(select(m.Campaign.id).where(m.Campaign.id == campaign_id)
+                   .where(m.Campaign.status == t.CampaignStatus.ACTIVE.value).exists())
             .order_by(cc.priority_rank,
                       case((cc.status == t.ContactStatus.RETRY.value, 0), else_=1),
                       cc.due_at, cc.id)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from campaigns.types import CampaignStatus
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.repos import CampaignRepo, ClaimRepo, ContactRepo, NewContact, Who
@@ -21,6 +22,7 @@ NOW = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
 def _seed(engine: Engine, contacts: int) -> int:
     with session_factory(engine).begin() as s:
         campaign = CampaignRepo(s).create("Load", Who("t"), NOW)
+        CampaignRepo(s).set_status(campaign.id, CampaignStatus.ACTIVE, Who("t"), NOW)
         phones = [f"+1202555{i % 10000:04d}" if i < 10000 else f"+1415555{i % 10000:04d}"
                   for i in range(contacts)]
         ContactRepo(s).add_many(campaign.id, [NewContact(p) for p in phones], NOW)

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 import storage.services as services
+from campaigns.types import CampaignStatus
 from storage import models as m
 from storage.db import make_engine, session_factory
 from storage.errors import StaleClaim
@@ -35,7 +36,9 @@ def fresh(request: pytest.FixtureRequest, tmp_path: Path,
 
 def _campaign(engine: Engine) -> int:
     with session_factory(engine).begin() as s:
-        return CampaignRepo(s).create("Imports", WHO, NOW).id
+        campaign_id = CampaignRepo(s).create("Imports", WHO, NOW).id
+        CampaignRepo(s).set_status(campaign_id, CampaignStatus.ACTIVE, WHO, NOW)
+        return campaign_id
 
 
 def _csv(n: int, bad_every: int = 0) -> bytes:

@@ -30,8 +30,12 @@ from storage.repos import (
 WHO = Who("tester", "test")
 
 
-def _campaign(session: Session, now: datetime, name: str = "Spring") -> t.Campaign:
-    return CampaignRepo(session).create(name, WHO, now, timezone="America/New_York")
+def _campaign(session: Session, now: datetime, name: str = "Spring",
+              status: t.CampaignStatus = t.CampaignStatus.ACTIVE) -> t.Campaign:
+    repo = CampaignRepo(session)
+    created = repo.create(name, WHO, now, timezone="America/New_York")
+    repo.set_status(created.id, status, WHO, now)
+    return repo.get(created.id)
 
 
 def _phones(n: int, start: int = 100) -> list[str]:
@@ -40,7 +44,7 @@ def _phones(n: int, start: int = 100) -> list[str]:
 
 def test_campaign_create_find_and_suggest(session: Session, now: datetime) -> None:
     repo = CampaignRepo(session)
-    created = _campaign(session, now)
+    created = CampaignRepo(session).create("Spring", WHO, now)
     assert created.status is t.CampaignStatus.PAUSED
     assert repo.get(str(created.id)).name == "Spring"
     assert repo.get("spring").id == created.id
@@ -53,7 +57,7 @@ def test_campaign_create_find_and_suggest(session: Session, now: datetime) -> No
 
 def test_status_transitions_are_legal_and_audited(session: Session, now: datetime) -> None:
     repo = CampaignRepo(session)
-    c = _campaign(session, now)
+    c = repo.create("Spring", WHO, now)
     assert repo.set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now) == (
         t.CampaignStatus.PAUSED, t.CampaignStatus.ACTIVE)
     repo.set_status(c.id, t.CampaignStatus.CANCELLED, WHO, now)
@@ -113,6 +117,14 @@ def _seed_queue(session: Session, c: t.Campaign, now: datetime) -> None:
     later = repo.find(c.id, "+12025550105")
     later.status, later.due_at = "retry", now + timedelta(hours=1)
     session.flush()
+
+
+def test_a_paused_campaign_hands_out_nothing(session: Session, now: datetime) -> None:
+    c = _campaign(session, now, status=t.CampaignStatus.PAUSED)
+    ContactRepo(session).add_many(c.id, [NewContact(p) for p in _phones(3)], now)
+    assert ClaimRepo(session).claim(c.id, "w1", now, limit=3) == []
+    CampaignRepo(session).set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
+    assert len(ClaimRepo(session).claim(c.id, "w1", now, limit=3)) == 3
 
 
 def test_claim_follows_queue_order_and_leases(session: Session, now: datetime) -> None:

@@ -1,0 +1,378 @@
+"""The campaign dial loop: a thin shell over the pure domain and the storage ports.
+
+One ``CampaignLoop`` runs one campaign. Each ``tick(now)`` records finished calls,
+then, while the campaign is active and pacing allows, claims the next due contact
+(atomic, leased, fenced), checks it at dial time (DNC, start date, business hours, the
+callee's 08:00-21:00 window), rotates to a caller ID, counts the call against the
+number's daily cap (exact, in the database), takes a token from the trunk's
+calls-per-second bucket, writes the call row, and only then hands the call to a
+``CallPlacer``. It holds no state it cannot rebuild from the database: a restarted loop
+reaps expired leases and goes on.
+
+The loop has no Ray in it: the campaign actor drives it on a real clock, the demo on a
+simulated one, and the tests with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from campaigns import types as t
+from campaigns.compliance import REASON_DNC, check_dial
+from campaigns.errors import NoNumberAvailable
+from campaigns.lifecycle import ContactProgress, apply_outcome
+from campaigns.pacing import PacingState, dial_finished, dial_started, next_dial_slot
+from campaigns.phones import mask
+from campaigns.retry import DNC_REASON
+from campaigns.rotation import RotationState, choose_number, eligible
+from campaigns.schedule import Schedule, is_open, next_opening, schedule_from_dict
+from storage.coordination import CoordinationStore
+from storage.errors import StaleClaim
+from storage.repos import (
+    CallEnd,
+    CallRepo,
+    CallStart,
+    CampaignRepo,
+    Claim,
+    ClaimRepo,
+    ContactRepo,
+    DncRepo,
+    NumberRepo,
+    ScheduleRepo,
+    Who,
+)
+from storage.services import reap_expired_leases
+
+log = logging.getLogger(__name__)
+
+SYSTEM = Who("dialer", "system")
+LEASE = timedelta(minutes=15)
+NO_NUMBER_BACKOFF = timedelta(minutes=15)
+HOUSEKEEPING_EVERY = timedelta(seconds=30)
+"""How often a loop reaps expired leases and completes Called contacts."""
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequest:
+    """One call to place, as the number actor and ``sip/`` receive it (our own type)."""
+
+    call_id: int
+    campaign_id: int
+    campaign_contact_id: int
+    token: int
+    to: str
+    caller_id: str
+    number_id: int
+    ring_timeout_s: int
+    amd_mode: t.AmdMode
+    machine_action: t.MachineAction
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """How a placed call ended; ``ended_at`` is when it did."""
+
+    answer_status: t.AnswerStatus
+    ended_at: datetime
+    sip_status: int | None = None
+    sip_reason: str | None = None
+    answered_at: datetime | None = None
+    ring_ms: int | None = None
+    talk_ms: int | None = None
+    hangup_by: str | None = None
+    conversation: bool = False
+    amd_label: str | None = None
+    amd_confidence: float | None = None
+    amd_decision_ms: int | None = None
+    beep_ms: int | None = None
+    recording_path: str | None = None
+    transcript: tuple[dict[str, Any], ...] = ()
+
+
+class CallPlacer(Protocol):
+    """Places a call and resolves the future with its result (never raises into it
+    for outcomes: busy, no answer and voicemail are results)."""
+
+    def place(self, request: DialRequest) -> Future[CallResult]:
+        """Start the call; the future completes when it has ended."""
+        ...
+
+
+@dataclass
+class TickReport:
+    """What one tick did, for progress displays and tests."""
+
+    placed: int = 0
+    finished: int = 0
+    released: int = 0
+    completed: bool = False
+    next_tick_at: datetime | None = None
+    """When to tick again; None: when a call in flight ends (or on a wake-up)."""
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _InFlight:
+    claim: Claim
+    request: DialRequest
+    future: Future[CallResult]
+    settings: t.CallSettings
+
+
+class CampaignLoop:
+    """Runs one campaign: claim, check, rotate, count, dial, record."""
+
+    def __init__(self, campaign_id: int, *, sessions: sessionmaker[Session],
+                 store: CoordinationStore, placer: CallPlacer, owner: str,
+                 rng: random.Random | None = None, trunk_cps: float = 10.0,
+                 on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.campaign_id = campaign_id
+        self.sessions = sessions
+        self.store = store
+        self.placer = placer
+        self.owner = owner
+        self.rng = rng or random.Random()
+        self.trunk_cps = trunk_cps
+        self.on_event = on_event
+        self.pacing = PacingState()
+        self.rotation = RotationState()
+        self.in_flight: list[_InFlight] = []
+        self._last_housekeeping: datetime | None = None
+
+    # --- the tick --------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> TickReport:
+        """Record finished calls and start the calls pacing allows at ``now``."""
+        report = TickReport()
+        report.finished = self.collect(now)
+        housekeeping = self._last_housekeeping is None or (
+            now - self._last_housekeeping >= HOUSEKEEPING_EVERY)
+        if housekeeping:
+            reap_expired_leases(self.sessions, now)
+            self._last_housekeeping = now
+        with self.sessions.begin() as s:
+            campaign = CampaignRepo(s).get(self.campaign_id)
+            if housekeeping:
+                ContactRepo(s).complete_due(campaign.id, now)
+            schedule = _schedule(s, campaign)
+        if campaign.status is not t.CampaignStatus.ACTIVE:
+            report.next_tick_at = now + timedelta(seconds=1)
+            return report
+        opens = _opens_at(campaign, schedule, now)
+        if opens is not None:
+            # Before the start date or outside business hours: claim nothing until then.
+            report.reasons.append("campaign closed")
+            report.next_tick_at = opens
+            return report
+        blocked = self._no_number_reason(campaign, now)
+        if blocked is not None:
+            # No caller ID may dial (all capped, disabled or excluded): claim nothing,
+            # look again in a while or when the campaign's day rolls over.
+            report.reasons.append(blocked)
+            report.next_tick_at = min(now + NO_NUMBER_BACKOFF, _next_local_midnight(
+                now, campaign.timezone))
+            return report
+        queue_empty = False
+        while True:
+            slot = next_dial_slot(self.pacing, campaign.settings, now)
+            if slot is None:
+                break  # at the concurrency cap: the next call to end wakes the loop
+            if slot > now:
+                due = self._next_due(now)
+                queue_empty = due is None
+                report.next_tick_at = slot if due is None or due <= slot else due
+                break
+            wait = self.store.take_token("trunk", rate=self.trunk_cps,
+                                         burst=max(1, int(self.trunk_cps)))
+            if wait > 0:
+                report.next_tick_at = now + timedelta(seconds=wait)
+                break
+            with self.sessions.begin() as s:
+                claims = ClaimRepo(s).claim(campaign.id, self.owner, now, limit=1, lease=LEASE)
+            if not claims:
+                # Nothing due now. Called contacts may be waiting out their completion
+                # timeout: settle those that are due, then sleep until the next is.
+                with self.sessions.begin() as s:
+                    ContactRepo(s).complete_due(campaign.id, now)
+                due = self._next_due(now)  # None: nothing queued or waiting at all
+                queue_empty = due is None
+                report.next_tick_at = due if due is None or due > now else (
+                    now + timedelta(seconds=1))
+                break
+            placed, reason = self._dial(campaign, schedule, claims[0], now)
+            if placed:
+                report.placed += 1
+            else:
+                report.released += 1
+                report.reasons.append(reason)
+        if queue_empty and not self.in_flight and self._nothing_left(campaign):
+            with self.sessions.begin() as s:
+                CampaignRepo(s).set_status(campaign.id, t.CampaignStatus.COMPLETED, SYSTEM, now)
+            self._event("campaign_completed", {"campaign_id": campaign.id,
+                                               "name": campaign.name})
+            report.completed = True
+        return report
+
+    def _dial(self, campaign: t.Campaign, schedule: Schedule | None, claim: Claim,
+              now: datetime) -> tuple[bool, str]:
+        with self.sessions.begin() as s:
+            check = check_dial(at=now, phone=claim.phone, contact_tz=claim.timezone,
+                               campaign_tz=campaign.timezone, schedule=schedule,
+                               start_at=campaign.start_at,
+                               dnc_blocked=DncRepo(s).blocked(claim.phone))
+            if not check.allowed:
+                return self._release(s, claim, check.retry_at, check.reason, now)
+            day = now.astimezone(ZoneInfo(campaign.timezone)).date().isoformat()
+            numbers = [a.number for a in NumberRepo(s).for_campaign(campaign.id, today=day)]
+            try:
+                pick = choose_number(numbers, campaign.rotation, self.rotation,
+                                     callee=claim.phone, rng=self.rng)
+            except NoNumberAvailable as exc:
+                return self._release(s, claim, now + NO_NUMBER_BACKOFF, exc.reason, now)
+            if not NumberRepo(s).count_call(pick.number.id, day,
+                                            campaign.rotation.max_calls_per_number_per_day):
+                return self._release(s, claim, now + NO_NUMBER_BACKOFF,
+                                     f"{pick.number.e164} reached its daily cap", now)
+            self.rotation = pick.state
+            call_id = CallRepo(s).start(CallStart(
+                campaign.id, claim.campaign_contact_id, claim.token, claim.attempts + 1,
+                pick.number.id, pick.number.e164, claim.phone), now)
+        # The call row is committed: only now may the INVITE leave.
+        request = DialRequest(call_id=call_id, campaign_id=campaign.id,
+                              campaign_contact_id=claim.campaign_contact_id,
+                              token=claim.token, to=claim.phone, caller_id=pick.number.e164,
+                              number_id=pick.number.id,
+                              ring_timeout_s=campaign.settings.ring_timeout_s,
+                              amd_mode=campaign.settings.amd_mode,
+                              machine_action=campaign.settings.machine_action, started_at=now)
+        log.info("dialling", extra={"campaign": campaign.id, "call": call_id,
+                                    "to": mask(claim.phone), "from": mask(pick.number.e164)})
+        future = self.placer.place(request)
+        self.in_flight.append(_InFlight(claim, request, future, campaign.settings))
+        self.pacing = dial_started(self.pacing, now)
+        return True, "placed"
+
+    def _release(self, s: Session, claim: Claim, retry_at: datetime | None, reason: str,
+                 now: datetime) -> tuple[bool, str]:
+        """Give the contact back; with no time it may ever be called (DNC, no shared
+        calling window within a year) it ends as Failed instead, never dialled."""
+        if retry_at is None:
+            final = DNC_REASON if reason == REASON_DNC else reason
+            ClaimRepo(s).finish(claim.campaign_contact_id, claim.token,
+                                status=t.ContactStatus.FAILED, attempts=claim.attempts,
+                                due_at=now, now=now, final_reason=final)
+        else:
+            ClaimRepo(s).release(claim, retry_at, reason=reason)
+        return False, reason
+
+    # --- results ---------------------------------------------------------------------
+
+    def collect(self, now: datetime) -> int:
+        """Record every call whose future is done and which has ended by ``now``."""
+        finished = 0
+        still: list[_InFlight] = []
+        for item in self.in_flight:
+            if not item.future.done():
+                still.append(item)
+                continue
+            try:
+                result = item.future.result()
+            except Exception as exc:  # the placer failed: the call is a local failure
+                log.warning("call placer failed", extra={"call": item.request.call_id},
+                            exc_info=exc)
+                result = CallResult(t.AnswerStatus.FAILED, ended_at=now,
+                                    sip_reason=f"placer error: {type(exc).__name__}")
+            if result.ended_at > now:
+                still.append(item)  # simulated time: the call has not ended yet
+                continue
+            self._record(item, result)
+            finished += 1
+        self.in_flight = still
+        return finished
+
+    def _record(self, item: _InFlight, result: CallResult) -> None:
+        claim = item.claim
+        progress = apply_outcome(
+            ContactProgress(status=t.ContactStatus.DIALING, attempts=claim.attempts),
+            result.answer_status, conversation=result.conversation, now=result.ended_at,
+            settings=item.settings)
+        with self.sessions.begin() as s:
+            CallRepo(s).finish(item.request.call_id, CallEnd(
+                result.answer_status, result.sip_status, result.sip_reason,
+                result.answered_at, result.ring_ms, result.talk_ms, result.hangup_by,
+                result.conversation, result.amd_label, result.amd_confidence,
+                result.amd_decision_ms, result.beep_ms, result.recording_path,
+                result.transcript), result.ended_at)
+            try:
+                ClaimRepo(s).finish(claim.campaign_contact_id, claim.token,
+                                    status=progress.status, attempts=progress.attempts,
+                                    due_at=progress.next_attempt_at or result.ended_at,
+                                    now=result.ended_at,
+                                    completion_due_at=progress.completion_due_at,
+                                    final_reason=progress.final_reason,
+                                    trunk_failures=progress.trunk_failures)
+            except StaleClaim:
+                # The lease was reaped meanwhile; the reaper reconciles from the call row.
+                log.warning("stale claim on finish", extra={"call": item.request.call_id})
+        self.pacing = dial_finished(self.pacing)
+
+    # --- helpers ---------------------------------------------------------------------
+
+    def _no_number_reason(self, campaign: t.Campaign, now: datetime) -> str | None:
+        day = now.astimezone(ZoneInfo(campaign.timezone)).date().isoformat()
+        with self.sessions() as s:
+            numbers = [a.number for a in NumberRepo(s).for_campaign(campaign.id, today=day)]
+        usable, reason = eligible(numbers, campaign.rotation)
+        return None if usable else reason
+
+    def _nothing_left(self, campaign: t.Campaign) -> bool:
+        with self.sessions() as s:
+            counts = ContactRepo(s).status_counts(campaign.id)
+        open_statuses = (t.ContactStatus.PENDING, t.ContactStatus.RETRY,
+                         t.ContactStatus.DIALING, t.ContactStatus.CALLED)
+        return sum(counts.values()) > 0 and not any(counts.get(k) for k in open_statuses)
+
+    def _next_due(self, now: datetime) -> datetime | None:
+        with self.sessions() as s:
+            return ContactRepo(s).next_due_at(self.campaign_id)
+
+    def _event(self, kind: str, data: dict[str, Any]) -> None:
+        self.store.publish("alerts", {"kind": kind, **data})
+        if self.on_event is not None:
+            self.on_event(kind, data)
+
+
+def _opens_at(campaign: t.Campaign, schedule: Schedule | None,
+              now: datetime) -> datetime | None:
+    """None when the campaign may dial now, else when it opens next (far future if never)."""
+    if campaign.start_at is not None and now < campaign.start_at:
+        return campaign.start_at
+    if schedule is not None and not is_open(schedule, now):
+        return next_opening(schedule, now) or now + timedelta(days=365)
+    return None
+
+
+def _next_local_midnight(now: datetime, timezone: str) -> datetime:
+    zone = ZoneInfo(timezone)
+    local = now.astimezone(zone)
+    tomorrow = (local + timedelta(days=1)).date()
+    return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone).astimezone(UTC)
+
+
+def _schedule(s: Session, campaign: t.Campaign) -> Schedule | None:
+    if campaign.schedule_id is None:
+        return None
+    return schedule_from_dict(ScheduleRepo(s).row(campaign.schedule_id).definition)
+
+
+__all__ = ["CallPlacer", "CallResult", "CampaignLoop", "DialRequest", "TickReport"]

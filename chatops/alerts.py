@@ -1,0 +1,182 @@
+"""Alerts for the alerts channel: where they come from and how they are posted.
+
+The coordination store's event stream is the real source and arrives later; until then
+``AuditAlertSource`` reads the audit log, where the dialer already records what matters,
+and ``MemoryAlertSource`` serves tests and in-process producers. Both satisfy
+``AlertSource``. The audit conventions read here (the writers must keep them):
+
+* ``number.status`` to ``excluded`` by anyone but a person (actor not ``slack:…``,
+  source not ``cli``) → number auto-excluded (``details.reason``);
+* ``campaign.status`` to ``completed`` → campaign completed;
+* ``campaign.status`` to ``paused`` by the dialer itself → auto-pause (``details.reason``,
+  e.g. abandon rate or circuit breaker);
+* ``trunk.failing`` (entity ``campaign`` or ``trunk``) → trunk failing (``details.reason``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from storage.db import Sessions
+from storage.errors import NotFound
+from storage.repos import AuditRepo, CampaignRepo, NumberRepo
+
+log = logging.getLogger(__name__)
+
+
+class AlertKind(StrEnum):
+    """What happened."""
+
+    NUMBER_EXCLUDED = "number_excluded"
+    CAMPAIGN_COMPLETED = "campaign_completed"
+    TRUNK_FAILING = "trunk_failing"
+    AUTO_PAUSE = "auto_pause"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One alert: its kind, what it is about and why."""
+
+    kind: AlertKind
+    at: datetime
+    campaign: str | None = None
+    number: str | None = None
+    reason: str = ""
+
+
+class AlertSource(Protocol):
+    """Anything that hands over the alerts that happened since the last call."""
+
+    def poll(self) -> list[AlertEvent]:
+        """New events, oldest first; each is returned once."""
+
+
+class MemoryAlertSource:
+    """An in-process queue of alerts (tests, and producers in the same process)."""
+
+    def __init__(self) -> None:
+        self._events: list[AlertEvent] = []
+        self._lock = threading.Lock()
+
+    def push(self, event: AlertEvent) -> None:
+        """Queue one event."""
+        with self._lock:
+            self._events.append(event)
+
+    def poll(self) -> list[AlertEvent]:
+        """Everything queued since the last poll."""
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+
+def _by_a_person(actor: str, source: str) -> bool:
+    return actor.startswith("slack:") or source == "cli"
+
+
+class AuditAlertSource:
+    """Alerts derived from new audit-log entries (see the module docstring).
+
+    Starts after the newest entry that exists when it is made, so a restart does not
+    replay history. Reads at most ``batch`` new entries per poll.
+    """
+
+    def __init__(self, sessions: Sessions, batch: int = 500) -> None:
+        self.sessions = sessions
+        self.batch = batch
+        with sessions() as s:
+            newest = AuditRepo(s).recent(limit=1)
+        self.cursor = newest[0].id if newest else 0
+
+    def poll(self) -> list[AlertEvent]:
+        """Alerts from the entries written since the last poll, oldest first."""
+        with self.sessions() as s:
+            entries = AuditRepo(s).since(self.cursor, limit=self.batch)
+            if not entries:
+                return []
+            self.cursor = entries[-1].id
+            events = []
+            for e in entries:
+                event = self._event(s, e.action, e.entity, e.entity_id, e.actor, e.source,
+                                    e.at, dict(e.details or {}))
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def _event(self, s: Any, action: str, entity: str, entity_id: str, actor: str,
+               source: str, at: datetime, details: dict[str, Any]) -> AlertEvent | None:
+        reason = str(details.get("reason") or "")
+        to = details.get("to")
+        if action == "number.status" and to == "excluded" and not _by_a_person(actor, source):
+            number = str(details.get("e164") or _number(s, entity_id))
+            return AlertEvent(AlertKind.NUMBER_EXCLUDED, at, number=number, reason=reason)
+        if action == "campaign.status" and to == "completed":
+            return AlertEvent(AlertKind.CAMPAIGN_COMPLETED, at, campaign=_campaign(s, entity_id))
+        if action == "campaign.status" and to == "paused" and not _by_a_person(actor, source):
+            return AlertEvent(AlertKind.AUTO_PAUSE, at, campaign=_campaign(s, entity_id),
+                              reason=reason)
+        if action == "trunk.failing":
+            campaign = _campaign(s, entity_id) if entity == "campaign" else None
+            return AlertEvent(AlertKind.TRUNK_FAILING, at, campaign=campaign, reason=reason)
+        return None
+
+
+def _campaign(s: Any, campaign_id: str) -> str:
+    try:
+        return CampaignRepo(s).get(campaign_id).name
+    except NotFound:
+        return f"#{campaign_id}"
+
+
+def _number(s: Any, number_id: str) -> str:
+    for n in NumberRepo(s).list():
+        if str(n.id) == number_id:
+            return n.e164
+    return f"#{number_id}"
+
+
+class AlertPoster:
+    """Polls a source and posts each alert to the alerts channel."""
+
+    def __init__(self, source: AlertSource, post: Callable[[AlertEvent], None],
+                 interval_s: float = 5.0) -> None:
+        self.source = source
+        self.post = post
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Post what the source has now; returns how many alerts were posted."""
+        posted = 0
+        for event in self.source.poll():
+            try:
+                self.post(event)
+                posted += 1
+            except Exception:  # one failed post must not stop the alerts that follow
+                log.exception("could not post an alert", extra={"alert": event.kind.value})
+        return posted
+
+    def start(self) -> None:
+        """Poll on a daemon thread until ``stop``."""
+        self._thread = threading.Thread(target=self._loop, name="slack-alerts", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.run_once()
+            except Exception:  # a lost database must not kill the poller
+                log.exception("alert source failed")

@@ -1,0 +1,204 @@
+"""The campaign loop over real storage with a fake call placer, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
+from campaigns import types as t
+from storage import models as m
+from storage.coordination import MemoryStore
+from storage.db import Sessions, make_engine, session_factory
+from storage.migrate import upgrade
+from storage.repos import CampaignRepo, ContactRepo, DncRepo, NewContact, NumberRepo, Who
+
+WHO = Who("tester", "test")
+MONDAY_NOON_NY = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
+EAST = [f"+1202555{100 + i:04d}" for i in range(10)]  # Washington DC: America/New_York
+
+
+class ManualPlacer:
+    """Records each request; the test decides when and how each call ends."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[DialRequest, Future[CallResult]]] = []
+
+    def place(self, request: DialRequest) -> Future[CallResult]:
+        future: Future[CallResult] = Future()
+        self.calls.append((request, future))
+        return future
+
+    def end(self, index: int, status: t.AnswerStatus, at: datetime, *,
+            conversation: bool = False) -> None:
+        self.calls[index][1].set_result(CallResult(
+            answer_status=status, ended_at=at, sip_status=200 if status.connected else 486,
+            talk_ms=30_000 if conversation else 0, conversation=conversation))
+
+    @property
+    def dialled(self) -> list[str]:
+        return [request.to for request, _ in self.calls]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sessions(request: pytest.FixtureRequest, tmp_path: Path,
+             pg_engine_factory: Callable[[], Engine]) -> Iterator[Sessions]:
+    if request.param == "postgres":
+        yield session_factory(pg_engine_factory())
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'loop.sqlite3'}")
+    upgrade(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def _setup(sessions: Sessions, phones: list[str], *, cap: int = 100, interval_s: int = 5,
+           concurrent: int = 2, max_retries: int = 1) -> int:
+    with sessions.begin() as s:
+        campaigns = CampaignRepo(s)
+        c = campaigns.create("Loop", WHO, MONDAY_NOON_NY, timezone="America/New_York",
+                             settings=t.CallSettings(call_interval_s=interval_s,
+                                                     max_concurrent_calls=concurrent,
+                                                     max_retries=max_retries,
+                                                     retry_interval=timedelta(hours=1),
+                                                     completion_timeout=timedelta(0)),
+                             rotation=t.RotationSettings(max_calls_per_number_per_day=cap))
+        NumberRepo(s).add("+14155550100", WHO, MONDAY_NOON_NY)
+        NumberRepo(s).assign(c.id, "+14155550100", WHO, MONDAY_NOON_NY)
+        ContactRepo(s).add_many(c.id, [NewContact(p) for p in phones],
+                                MONDAY_NOON_NY - timedelta(hours=5))
+        campaigns.set_status(c.id, t.CampaignStatus.ACTIVE, WHO, MONDAY_NOON_NY)
+        return c.id
+
+
+def _loop(sessions: Sessions, campaign_id: int, placer: ManualPlacer,
+          store: MemoryStore | None = None, owner: str = "loop-1") -> CampaignLoop:
+    return CampaignLoop(campaign_id, sessions=sessions, store=store or MemoryStore(),
+                        placer=placer, owner=owner, trunk_cps=1000.0)
+
+
+def _status(sessions: Sessions, campaign_id: int) -> dict[str, int]:
+    with sessions() as s:
+        return {k.value: v for k, v in ContactRepo(s).status_counts(campaign_id).items()}
+
+
+def test_paces_records_and_completes(sessions: Sessions) -> None:
+    cid = _setup(sessions, EAST[:3])
+    placer = ManualPlacer()
+    loop = _loop(sessions, cid, placer)
+    now = MONDAY_NOON_NY
+    first = loop.tick(now)
+    assert (first.placed, placer.dialled) == (1, [EAST[0]])  # the interval holds the next
+    assert first.next_tick_at == now + timedelta(seconds=5)
+    now += timedelta(seconds=5)
+    assert loop.tick(now).placed == 1
+    now += timedelta(seconds=5)
+    assert loop.tick(now).placed == 0  # two in flight: at the concurrency cap
+    placer.end(0, t.AnswerStatus.HUMAN, now, conversation=True)
+    placer.end(1, t.AnswerStatus.BUSY, now)
+    report = loop.tick(now)
+    assert (report.finished, report.placed) == (2, 1)
+    placer.end(2, t.AnswerStatus.HUMAN, now, conversation=True)
+    now += timedelta(seconds=5)
+    loop.tick(now)
+    assert _status(sessions, cid) == {"completed": 2, "retry": 1}
+    now += timedelta(hours=1)  # the busy contact's retry falls due
+    loop.tick(now)
+    assert placer.dialled[-1] == EAST[1]
+    placer.end(3, t.AnswerStatus.HUMAN, now, conversation=True)
+    loop.tick(now + timedelta(seconds=1))  # records the call; the interval still runs
+    done = loop.tick(now + timedelta(seconds=30))
+    assert done.completed
+    with sessions() as s:
+        assert CampaignRepo(s).get(cid).status is t.CampaignStatus.COMPLETED
+        lost = s.scalar(select(func.count()).select_from(m.Call).where(m.Call.state != "ended"))
+    assert lost == 0
+    assert [e.data["kind"] for e in loop.store.read("alerts")] == ["campaign_completed"]
+
+
+def test_pause_stops_new_calls_and_lets_calls_in_flight_finish(sessions: Sessions) -> None:
+    cid = _setup(sessions, EAST[:4])
+    placer = ManualPlacer()
+    loop = _loop(sessions, cid, placer)
+    now = MONDAY_NOON_NY
+    loop.tick(now)
+    with sessions.begin() as s:
+        CampaignRepo(s).set_status(cid, t.CampaignStatus.PAUSED, WHO, now)
+    for step in range(1, 4):
+        assert loop.tick(now + timedelta(seconds=5 * step)).placed == 0
+    placer.end(0, t.AnswerStatus.HUMAN, now + timedelta(seconds=20), conversation=True)
+    assert loop.tick(now + timedelta(seconds=21)).finished == 1  # recorded while paused
+    with sessions.begin() as s:
+        CampaignRepo(s).set_status(cid, t.CampaignStatus.ACTIVE, WHO, now)
+    assert loop.tick(now + timedelta(seconds=30)).placed == 1  # resume goes on
+    assert placer.dialled == EAST[:2]
+    with sessions.begin() as s:
+        CampaignRepo(s).set_status(cid, t.CampaignStatus.CANCELLED, WHO, now)
+    assert loop.tick(now + timedelta(hours=2)).placed == 0
+    assert len(placer.calls) == 2
+
+
+def test_dnc_and_the_callee_window_are_checked_at_dial_time(sessions: Sessions) -> None:
+    seattle = "+12065550100"  # America/Los_Angeles
+    cid = _setup(sessions, [EAST[0], seattle, EAST[1]])
+    with sessions.begin() as s:  # listed after being queued
+        DncRepo(s).add([EAST[0]], WHO, MONDAY_NOON_NY)
+    placer = ManualPlacer()
+    loop = _loop(sessions, cid, placer)
+    early = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # 10:00 New York, 07:00 Seattle
+    loop.tick(early)
+    assert placer.dialled == [EAST[1]]  # DNC ended as failed, Seattle too early
+    with sessions() as s:
+        rows = {v.phone: v for v in ContactRepo(s).list(cid)}
+    assert (rows[EAST[0]].status, rows[EAST[0]].final_reason) == (t.ContactStatus.FAILED, "dnc")
+    assert rows[seattle].status is t.ContactStatus.PENDING
+    assert rows[seattle].due_at == datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # 08:00 Seattle
+    loop.tick(datetime(2026, 12, 7, 16, 0, tzinfo=UTC))
+    assert placer.dialled == [EAST[1], seattle]
+
+
+def test_daily_cap_is_exact_and_resets_on_the_campaign_day(sessions: Sessions) -> None:
+    cid = _setup(sessions, EAST[:5], cap=3, concurrent=5, interval_s=5)
+    placer = ManualPlacer()
+    loop = _loop(sessions, cid, placer)
+    now = MONDAY_NOON_NY
+    for step in range(10):
+        loop.tick(now + timedelta(seconds=5 * step))
+    assert len(placer.calls) == 3
+    tuesday = datetime(2026, 12, 8, 14, 30, tzinfo=UTC)  # 09:30 New York next day
+    for step in range(10):
+        loop.tick(tuesday + timedelta(seconds=5 * step))
+    assert len(placer.calls) == 5
+    assert len(set(placer.dialled)) == 5
+
+
+def test_a_crashed_loop_loses_nothing_and_dials_nobody_twice(sessions: Sessions) -> None:
+    cid = _setup(sessions, EAST[:2], concurrent=2)
+    crashed = ManualPlacer()
+    store = MemoryStore()
+    dead = _loop(sessions, cid, crashed, store, owner="dead")
+    now = MONDAY_NOON_NY
+    dead.tick(now)
+    dead.tick(now + timedelta(seconds=5))
+    assert len(crashed.calls) == 2
+    crashed.end(0, t.AnswerStatus.HUMAN, now + timedelta(seconds=40), conversation=True)
+    del dead  # the process dies: one call ended unrecorded, one still "ringing"
+    placer = ManualPlacer()
+    heir = _loop(sessions, cid, placer, store, owner="heir")
+    heir.tick(now + timedelta(minutes=1))
+    assert placer.calls == []  # both leases are still live: nobody is dialled again
+    later = now + timedelta(minutes=30)
+    heir.tick(later)  # the leases expired: the heir reaps them from the call rows
+    with sessions() as s:
+        rows = {v.phone: v for v in ContactRepo(s).list(cid)}
+        ended = s.scalar(select(func.count()).select_from(m.Call)
+                         .where(m.Call.state == "ended"))
+    assert ended == 2
+    assert placer.calls == []
+    assert rows[EAST[0]].status in (t.ContactStatus.RETRY, t.ContactStatus.CALLED)
+    assert rows[EAST[1]].status in (t.ContactStatus.RETRY, t.ContactStatus.CALLED)
