@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -314,3 +315,38 @@ def test_long_names_respect_block_kit_limits(slack: SlackApp) -> None:
             assert len(block["text"]["text"]) <= 3000
     for button in _buttons(call):
         assert len(button["text"]["text"]) <= 75
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_pause_from_slack_really_stops_the_dial_loop(
+        make_app: Callable[..., SlackApp], backend: str) -> None:
+    from concurrent.futures import Future
+
+    from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
+    from storage.coordination import MemoryStore
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[DialRequest] = []
+
+        def place(self, request: DialRequest) -> Future[CallResult]:
+            self.calls.append(request)
+            return Future()
+
+    slack = make_app(backend)
+    c = slack.campaign("loop", contacts=3, numbers=("+14155550188",))
+    placer = Recorder()
+    loop = CampaignLoop(c.id, sessions=slack.sessions, store=MemoryStore(), placer=placer,
+                        owner="test", trunk_cps=1000.0)
+    at = NOW + timedelta(hours=1)
+    assert loop.tick(at).placed == 1
+    mark = slack.fake.mark()
+    assert slack.driver.command(f"pause {c.name}", user=OPERATOR).status == 200
+    slack.fake.wait("chat.postMessage", mark)
+    for minute in range(1, 6):
+        assert loop.tick(at + timedelta(minutes=minute)).placed == 0
+    mark = slack.fake.mark()
+    assert slack.driver.command(f"resume {c.name}", user=OPERATOR).status == 200
+    slack.fake.wait("chat.postMessage", mark)
+    assert loop.tick(at + timedelta(minutes=10)).placed == 1
+    assert len(placer.calls) == 2
