@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 SYSTEM = Who("dialer", "system")
 LEASE = timedelta(minutes=15)
+"""How long a claim lives; longer than any call, so only a dead dialer's claims expire."""
 NO_NUMBER_BACKOFF = timedelta(minutes=15)
 HOUSEKEEPING_EVERY = timedelta(seconds=30)
 """How often a loop reaps expired leases and completes Called contacts."""
@@ -76,6 +77,8 @@ class DialRequest:
     amd_mode: t.AmdMode
     machine_action: t.MachineAction
     started_at: datetime
+    attempt: int = 1
+    settings: t.CallSettings = field(default_factory=t.CallSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,9 @@ class CallResult:
     beep_ms: int | None = None
     recording_path: str | None = None
     transcript: tuple[dict[str, Any], ...] = ()
+    recorded: bool = False
+    """True when whoever placed the call already stored this result (number actors do,
+    so a campaign actor that dies mid-call loses nothing)."""
 
 
 class CallPlacer(Protocol):
@@ -135,6 +141,7 @@ class CampaignLoop:
     def __init__(self, campaign_id: int, *, sessions: sessionmaker[Session],
                  store: CoordinationStore, placer: CallPlacer, owner: str,
                  rng: random.Random | None = None, trunk_cps: float = 10.0,
+                 lease: timedelta = LEASE,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.campaign_id = campaign_id
         self.sessions = sessions
@@ -143,6 +150,7 @@ class CampaignLoop:
         self.owner = owner
         self.rng = rng or random.Random()
         self.trunk_cps = trunk_cps
+        self.lease = lease
         self.on_event = on_event
         self.pacing = PacingState()
         self.rotation = RotationState()
@@ -198,7 +206,8 @@ class CampaignLoop:
                 report.next_tick_at = now + timedelta(seconds=wait)
                 break
             with self.sessions.begin() as s:
-                claims = ClaimRepo(s).claim(campaign.id, self.owner, now, limit=1, lease=LEASE)
+                claims = ClaimRepo(s).claim(campaign.id, self.owner, now, limit=1,
+                                            lease=self.lease)
             if not claims:
                 # Nothing due now. Called contacts may be waiting out their completion
                 # timeout: settle those that are due, then sleep until the next is.
@@ -254,7 +263,8 @@ class CampaignLoop:
                               number_id=pick.number.id,
                               ring_timeout_s=campaign.settings.ring_timeout_s,
                               amd_mode=campaign.settings.amd_mode,
-                              machine_action=campaign.settings.machine_action, started_at=now)
+                              machine_action=campaign.settings.machine_action, started_at=now,
+                              attempt=claim.attempts + 1, settings=campaign.settings)
         log.info("dialling", extra={"campaign": campaign.id, "call": call_id,
                                     "to": mask(claim.phone), "from": mask(pick.number.e164)})
         future = self.placer.place(request)
@@ -301,29 +311,8 @@ class CampaignLoop:
         return finished
 
     def _record(self, item: _InFlight, result: CallResult) -> None:
-        claim = item.claim
-        progress = apply_outcome(
-            ContactProgress(status=t.ContactStatus.DIALING, attempts=claim.attempts),
-            result.answer_status, conversation=result.conversation, now=result.ended_at,
-            settings=item.settings)
-        with self.sessions.begin() as s:
-            CallRepo(s).finish(item.request.call_id, CallEnd(
-                result.answer_status, result.sip_status, result.sip_reason,
-                result.answered_at, result.ring_ms, result.talk_ms, result.hangup_by,
-                result.conversation, result.amd_label, result.amd_confidence,
-                result.amd_decision_ms, result.beep_ms, result.recording_path,
-                result.transcript), result.ended_at)
-            try:
-                ClaimRepo(s).finish(claim.campaign_contact_id, claim.token,
-                                    status=progress.status, attempts=progress.attempts,
-                                    due_at=progress.next_attempt_at or result.ended_at,
-                                    now=result.ended_at,
-                                    completion_due_at=progress.completion_due_at,
-                                    final_reason=progress.final_reason,
-                                    trunk_failures=progress.trunk_failures)
-            except StaleClaim:
-                # The lease was reaped meanwhile; the reaper reconciles from the call row.
-                log.warning("stale claim on finish", extra={"call": item.request.call_id})
+        if not result.recorded:
+            record_call(self.sessions, item.request, result)
         self.pacing = dial_finished(self.pacing)
 
     # --- helpers ---------------------------------------------------------------------
@@ -350,6 +339,36 @@ class CampaignLoop:
         self.store.publish("alerts", {"kind": kind, **data})
         if self.on_event is not None:
             self.on_event(kind, data)
+
+
+def record_call(sessions: sessionmaker[Session], request: DialRequest,
+                result: CallResult) -> None:
+    """Store a call's outcome and move its contact on, fenced by the claim's token.
+
+    Idempotent: a second recording of the same call changes nothing.
+    """
+    progress = apply_outcome(
+        ContactProgress(status=t.ContactStatus.DIALING, attempts=request.attempt - 1),
+        result.answer_status, conversation=result.conversation, now=result.ended_at,
+        settings=request.settings)
+    with sessions.begin() as s:
+        CallRepo(s).finish(request.call_id, CallEnd(
+            result.answer_status, result.sip_status, result.sip_reason,
+            result.answered_at, result.ring_ms, result.talk_ms, result.hangup_by,
+            result.conversation, result.amd_label, result.amd_confidence,
+            result.amd_decision_ms, result.beep_ms, result.recording_path,
+            result.transcript), result.ended_at)
+        try:
+            ClaimRepo(s).finish(request.campaign_contact_id, request.token,
+                                status=progress.status, attempts=progress.attempts,
+                                due_at=progress.next_attempt_at or result.ended_at,
+                                now=result.ended_at,
+                                completion_due_at=progress.completion_due_at,
+                                final_reason=progress.final_reason,
+                                trunk_failures=progress.trunk_failures)
+        except StaleClaim:
+            # Already recorded, or the lease was reaped and reconciled from the call row.
+            log.info("claim already settled", extra={"call": request.call_id})
 
 
 def _opens_at(campaign: t.Campaign, schedule: Schedule | None,

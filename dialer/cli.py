@@ -143,8 +143,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Entry point: run the CLI and turn every failure into an exit code and one line."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="dialer",
-                 standalone_mode=False)
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="dialer",
+                        standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
@@ -173,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
               EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    sys.exit(0)
+    # With standalone_mode=False click returns (not raises) a command's exit code.
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _reason(exc: Exception) -> str:
@@ -223,4 +224,4 @@ def db_current(app: App, as_json: bool) -> None:
 
 
 # Importing the command modules registers their groups on ``cli``.
-from dialer import commands, slack_commands  # noqa: E402, F401
+from dialer import amd_commands, commands, sip_commands, slack_commands  # noqa: E402, F401

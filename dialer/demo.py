@@ -14,9 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 import time as wall
-from collections import Counter
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
+from actors.simcalls import plan_call
 from campaigns import types as t
 from campaigns.schedule import Schedule, parse_weekly, schedule_to_dict
 from storage import models as m
@@ -55,16 +54,6 @@ MISSING = ("SIP calls through pjsua2 and the simulated trunk (SIP issue)",
 # Area codes from several US time zones, so the callee's calling window matters.
 _AREAS = ("202", "212", "305", "312", "415", "503", "602", "702", "713", "808", "907",
           "617", "404", "206", "303", "214", "720", "919", "512", "615")
-_PERSONAS = (("human", 0.46), ("voicemail", 0.24), ("no_answer", 0.14), ("busy", 0.07),
-             ("reject", 0.05), ("invalid", 0.02), ("human_quiet", 0.02))
-
-
-@dataclass
-class _Persona:
-    kind: str
-    answers_after: int  # how many attempts ring out before a human picks up
-
-
 def demo_numbers(count: int, offset: int = 0) -> list[str]:
     """``count`` valid, distinct US numbers (555-01xx in many area codes)."""
     out: list[str] = []
@@ -82,24 +71,6 @@ def demo_numbers(count: int, offset: int = 0) -> list[str]:
     raise ValueError(f"could not make {count} demo numbers")
 
 
-def _outcome(p: _Persona, attempt: int, rng: random.Random) -> tuple[t.AnswerStatus, int,
-                                                                       bool, int]:
-    """(answer status, SIP status, conversation, talk ms) for one simulated call."""
-    if p.kind == "invalid":
-        return t.AnswerStatus.INVALID_NUMBER, 404, False, 0
-    if p.kind == "reject":
-        return t.AnswerStatus.REJECTED, 603, False, 0
-    if p.kind == "busy" and attempt == 0:
-        return t.AnswerStatus.BUSY, 486, False, 0
-    if p.kind == "no_answer" or (p.kind == "human" and attempt < p.answers_after):
-        return t.AnswerStatus.NO_ANSWER, 487, False, 0
-    if p.kind == "voicemail":
-        return t.AnswerStatus.MACHINE, 200, False, rng.randint(3000, 9000)
-    if p.kind == "human_quiet":
-        return t.AnswerStatus.SILENCE, 200, False, rng.randint(4000, 8000)
-    return t.AnswerStatus.HUMAN, 200, True, rng.randint(20_000, 240_000)
-
-
 def run_demo(*, n_contacts: int = 200, n_numbers: int = 4, chaos: bool = False, seed: int = 7,
              quiet: bool = False, db_path: Path = DEMO_DB) -> dict[str, Any]:
     """Run the demo campaign to completion and return the summary (CONTRACTS.md)."""
@@ -114,7 +85,7 @@ def run_demo(*, n_contacts: int = 200, n_numbers: int = 4, chaos: bool = False, 
     upgrade(engine)
     sessions = session_factory(engine)
     clock = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
-    campaign_id, personas = _seed(sessions, n_contacts, n_numbers, clock, rng)
+    campaign_id = _seed(sessions, n_contacts, n_numbers, clock, rng)
     err.print(f"[bold]dialer demo[/]: {n_contacts} contacts, {n_numbers} numbers, "
               f"SQLite at {db_path}, simulated clock from {clock:%a %Y-%m-%d %H:%M} UTC")
     if chaos:
@@ -123,7 +94,7 @@ def run_demo(*, n_contacts: int = 200, n_numbers: int = 4, chaos: bool = False, 
                   MofNCompleteColumn(), TextColumn("{task.fields[now]}"), TimeElapsedColumn(),
                   console=err, transient=False, disable=quiet) as progress:
         task = progress.add_task("dialling", total=n_contacts, now="")
-        clock = _run(sessions, campaign_id, personas, clock, rng,
+        clock = _run(sessions, campaign_id, seed, clock, rng,
                      lambda done, at: progress.update(task, completed=done,
                                                       now=f"{at:%a %H:%M} UTC"))
     summary = _summary(sessions, campaign_id, n_contacts, started)
@@ -138,12 +109,9 @@ def run_demo(*, n_contacts: int = 200, n_numbers: int = 4, chaos: bool = False, 
 
 
 def _seed(sessions: sessionmaker[Session], n_contacts: int, n_numbers: int, now: datetime,
-          rng: random.Random) -> tuple[int, dict[str, _Persona]]:
+          rng: random.Random) -> int:
     phones = demo_numbers(n_contacts)
     callers = demo_numbers(n_numbers, offset=7919)
-    kinds, weights = zip(*_PERSONAS, strict=True)
-    personas = {p: _Persona(rng.choices(kinds, weights)[0], rng.choice((0, 0, 0, 1, 2)))
-                for p in phones}
     with sessions.begin() as s:
         settings = t.CallSettings(call_interval_s=5, ring_timeout_s=25, max_retries=2,
                                   retry_interval=timedelta(hours=2),
@@ -169,48 +137,31 @@ def _seed(sessions: sessionmaker[Session], n_contacts: int, n_numbers: int, now:
                                                   priority=rng.choice(priorities))
                                        for i, p in enumerate(phones)], now)
         CampaignRepo(s).set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
-    return c.id, personas
+    return c.id
 
 
 class SimulatedPlacer:
-    """Answers each call from the callee's seeded persona, on the simulated clock.
+    """Answers each call from the callee's simulated persona, on the simulated clock.
 
     Stands where the number actors and the SIP trunk will be (SIP and actors issues).
     """
 
-    def __init__(self, personas: dict[str, _Persona], rng: random.Random,
-                 ring_timeout_s: int) -> None:
-        self.personas = personas
+    def __init__(self, seed: int, rng: random.Random) -> None:
+        self.seed = seed
         self.rng = rng
-        self.ring_timeout_s = ring_timeout_s
-        self.attempts: Counter[str] = Counter()
 
     def place(self, request: DialRequest) -> Future[CallResult]:
         """Resolve at once with a result that ends in simulated time."""
-        persona = self.personas[request.to]
-        status, sip, conversation, talk_ms = _outcome(persona, self.attempts[request.to],
-                                                      self.rng)
-        self.attempts[request.to] += 1
-        answered = sip == 200
-        ring_ms = self.rng.randint(2000, 12000) if answered else request.ring_timeout_s * 1000
-        if status in (t.AnswerStatus.BUSY, t.AnswerStatus.REJECTED,
-                      t.AnswerStatus.INVALID_NUMBER):
-            ring_ms = self.rng.randint(300, 3000)
-        start = request.started_at
         future: Future[CallResult] = Future()
-        future.set_result(CallResult(
-            answer_status=status, sip_status=sip,
-            ended_at=start + timedelta(milliseconds=ring_ms + talk_ms),
-            answered_at=start + timedelta(milliseconds=ring_ms) if answered else None,
-            ring_ms=ring_ms, talk_ms=talk_ms, conversation=conversation))
+        future.set_result(plan_call(request, self.rng, self.seed, request.started_at))
         return future
 
 
-def _run(sessions: sessionmaker[Session], campaign_id: int, personas: dict[str, _Persona],
-         clock: datetime, rng: random.Random, report: Any) -> datetime:
+def _run(sessions: sessionmaker[Session], campaign_id: int, seed: int, clock: datetime,
+         rng: random.Random, report: Any) -> datetime:
     """Drive the campaign loop on a simulated clock until the campaign completes."""
     loop = CampaignLoop(campaign_id, sessions=sessions, store=MemoryStore(),
-                        placer=SimulatedPlacer(personas, rng, 25), owner="demo", rng=rng,
+                        placer=SimulatedPlacer(seed, rng), owner="demo", rng=rng,
                         trunk_cps=1000.0)
     for _ in range(10_000_000):
         tick = loop.tick(clock)

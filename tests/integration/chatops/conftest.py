@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,7 +26,8 @@ from campaigns import types as t
 from chatops.server import SlackHttpServer
 from dialer.settings import Settings
 from dialer.slack_commands import build_slack_app
-from storage.db import session_factory
+from storage.db import make_engine, session_factory
+from storage.migrate import upgrade
 from storage.repos import CampaignRepo, ContactRepo, NewContact, NumberRepo, Who
 from tests.integration.chatops.fake_slack import TEAM, FakeSlack
 
@@ -180,13 +182,24 @@ class SlackApp:
 
 
 @pytest.fixture
-def make_app(fake: FakeSlack, migrated_engines: dict[str, Engine]
+def make_app(fake: FakeSlack, tmp_path: Path, pg_engine_factory: Callable[[], Engine]
              ) -> Iterator[Callable[..., SlackApp]]:
-    """Build the app from settings on a backend and serve it on a free port."""
+    """Build the app from settings on a fresh database and serve it on a free port.
+
+    The app commits for real, so each test gets its own database: a SQLite file, or a
+    new PostgreSQL schema; nothing leaks into other tests.
+    """
     servers: list[SlackHttpServer] = []
+    engines: list[Engine] = []
 
     def build(backend: str = "sqlite", **extra: Any) -> SlackApp:
-        sessions = session_factory(migrated_engines[backend])
+        if backend == "postgres":
+            engine = pg_engine_factory()
+        else:
+            engine = make_engine(f"sqlite:///{tmp_path / f'slack-{len(engines)}.sqlite3'}")
+            upgrade(engine)
+            engines.append(engine)
+        sessions = session_factory(engine)
         app = build_slack_app(settings_for(fake, **extra), sessions, lambda: NOW)
         server = SlackHttpServer(app, "127.0.0.1", 0).start()
         servers.append(server)
@@ -196,6 +209,8 @@ def make_app(fake: FakeSlack, migrated_engines: dict[str, Engine]
     yield build
     for server in servers:
         server.shutdown()
+    for engine in engines:
+        engine.dispose()
 
 
 @pytest.fixture

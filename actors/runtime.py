@@ -1,0 +1,317 @@
+"""Ray actors: the supervisor, one actor per campaign and one per phone number.
+
+Names (namespace ``dialer``) make them readable on the Ray dashboard:
+``supervisor``, ``campaign:<id>``, ``number:<e164>``, ``store`` (the in-cluster
+coordination store used when no ``REDIS_URL`` is set). Every ``ray.remote`` option is
+applied in ``actor_options``. The actor classes are plain classes; their logic lives in
+``CampaignLoop`` and the storage layer, so a restarted actor rebuilds from the database.
+
+Placing calls: until the SIP engine is wired in, number actors place calls against the
+simulated callees of ``actors.simcalls`` in real (scaled) time.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import ray
+
+from actors.campaign_loop import CallResult, CampaignLoop, DialRequest, record_call
+from actors.simcalls import simulate_call
+from campaigns import types as t
+from storage.coordination import CoordinationStore, MemoryStore, RedisStore, StoredEvent
+from storage.db import make_engine, session_factory
+from storage.repos import CampaignRepo, NumberRepo
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "dialer"
+TICK_AT_MOST = 1.0
+"""Seconds between ticks at most: a pause or cancel takes effect within this."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeConfig:
+    """What every actor needs to rebuild itself (picklable, no secrets in logs)."""
+
+    database_url: str
+    redis_url: str | None = None
+    trunk_cps: float = 10.0
+    time_scale: float = 1.0
+    seed: int = 7
+    clock_shift_s: float = 0.0
+    lease_s: float = 900.0
+    """Seconds added to the wall clock (demos and tests that must run at a set hour)."""
+
+    def now(self) -> datetime:
+        """The actors' clock: the wall clock, shifted."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_shift_s)
+
+
+def actor_options(kind: str, name: str, **extra: Any) -> dict[str, Any]:
+    """The one place that decides how actors are created."""
+    options: dict[str, Any] = {
+        "name": name, "namespace": NAMESPACE, "get_if_exists": True,
+        "max_restarts": -1, "max_task_retries": 0, "num_cpus": 0,
+    }
+    if kind == "number":
+        options["max_concurrency"] = 4  # pjsua2 allows 4 calls per process (FACTS.md)
+    elif kind in ("campaign", "store", "supervisor"):
+        options["max_concurrency"] = 8
+    options.update(extra)
+    return options
+
+
+# --- the in-cluster coordination store ---------------------------------------------------
+
+class StoreActor:
+    """``MemoryStore`` in one actor, so every process in the cluster shares it."""
+
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+
+    def call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one store method."""
+        return getattr(self.store, method)(*args, **kwargs)
+
+
+class ActorStore:
+    """A ``CoordinationStore`` client that talks to the ``store`` actor."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return ray.get(self.handle.call.remote(method, args, kwargs))
+
+    def incr_capped(self, key: str, cap: int, *, ttl_s: int = 172_800) -> Any:
+        """See ``CoordinationStore``."""
+        return self._call("incr_capped", key, cap, ttl_s=ttl_s)
+
+    def count(self, key: str) -> int:
+        """See ``CoordinationStore``."""
+        return int(self._call("count", key))
+
+    def release(self, key: str) -> int:
+        """See ``CoordinationStore``."""
+        return int(self._call("release", key))
+
+    def take_token(self, bucket: str, *, rate: float, burst: int) -> float:
+        """See ``CoordinationStore``."""
+        return float(self._call("take_token", bucket, rate=rate, burst=burst))
+
+    def publish(self, stream: str, data: dict[str, Any]) -> str:
+        """See ``CoordinationStore``."""
+        return str(self._call("publish", stream, data))
+
+    def read(self, stream: str, *, after: str = "0", count: int = 100) -> list[StoredEvent]:
+        """See ``CoordinationStore``."""
+        return list(self._call("read", stream, after=after, count=count))
+
+    def wake(self, channel: str) -> None:
+        """See ``CoordinationStore``."""
+        self._call("wake", channel)
+
+    def wait(self, channel: str, timeout_s: float) -> bool:
+        """See ``CoordinationStore`` (polls, so the store actor is never blocked)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if bool(self._call("wait", channel, 0.0)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+
+def coordination_store(config: RuntimeConfig) -> CoordinationStore:
+    """Redis when configured, else the cluster's ``store`` actor."""
+    if config.redis_url:
+        return RedisStore(config.redis_url)
+    handle = ray.remote(StoreActor).options(**actor_options("store", "store")).remote()
+    return ActorStore(handle)
+
+
+# --- phone numbers -----------------------------------------------------------------------
+
+class PhoneNumberActor:
+    """Places the calls of one caller-ID number, up to four at a time."""
+
+    def __init__(self, e164: str, config: RuntimeConfig) -> None:
+        self.e164 = e164
+        self.config = config
+        self.sessions = session_factory(make_engine(config.database_url))
+        self.rng = random.Random(f"{config.seed}:{e164}")
+        self.active = 0
+        self.placed = 0
+        self.lock = threading.Lock()
+
+    def place(self, request: DialRequest) -> CallResult:
+        """Place one call and return how it ended (blocks for the call's duration)."""
+        with self.lock:
+            self.active += 1
+            self.placed += 1
+            rng = random.Random(self.rng.random())
+        try:
+            result = simulate_call(request, rng, self.config.now, self.config.time_scale,
+                                   self.config.seed)
+            try:
+                record_call(self.sessions, request, result)
+            except Exception:  # the campaign actor (or the lease reaper) records it
+                log.exception("could not record a call", extra={"call": request.call_id})
+                return result
+            return replace(result, recorded=True)
+        finally:
+            with self.lock:
+                self.active -= 1
+
+    def state(self) -> dict[str, Any]:
+        """What the Ray dashboard and ``dialer status`` show."""
+        return {"number": self.e164, "active_calls": self.active, "placed": self.placed}
+
+
+class RayPlacer:
+    """A ``CallPlacer`` that sends each call to its caller ID's number actor."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.handles: dict[str, Any] = {}
+
+    def place(self, request: DialRequest) -> Future[CallResult]:
+        """Route to ``number:<caller_id>`` and return the call's future."""
+        handle: Any = self.handles.get(request.caller_id)
+        if handle is None:
+            handle = ray.remote(PhoneNumberActor).options(
+                **actor_options("number", f"number:{request.caller_id}")).remote(
+                    request.caller_id, self.config)
+            self.handles[request.caller_id] = handle
+        future: Future[CallResult] = handle.place.remote(request).future()
+        return future
+
+
+# --- campaigns ---------------------------------------------------------------------------
+
+class CampaignActor:
+    """Runs one campaign's dial loop on a thread; rebuilds everything on restart."""
+
+    def __init__(self, campaign_id: int, config: RuntimeConfig) -> None:
+        self.campaign_id = campaign_id
+        self.config = config
+        self.sessions = session_factory(make_engine(config.database_url))
+        self.store = coordination_store(config)
+        self.loop = CampaignLoop(campaign_id, sessions=self.sessions, store=self.store,
+                                 placer=RayPlacer(config), owner=f"campaign:{campaign_id}",
+                                 rng=random.Random(config.seed), trunk_cps=config.trunk_cps,
+                                 lease=timedelta(seconds=config.lease_s))
+        self.stopped = threading.Event()
+        self.ticks = 0
+        self.placed = 0
+        self.last_error: str | None = None
+        self.done = False
+        self.thread = threading.Thread(target=self._run, name=f"campaign-{campaign_id}",
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                report = self.loop.tick(self.config.now())
+                self.ticks += 1
+                self.placed += report.placed
+                self.last_error = None
+                if report.completed:
+                    self.done = True
+                wait = TICK_AT_MOST
+                if report.next_tick_at is not None:
+                    wait = min(wait, max(0.0, (report.next_tick_at
+                                              - self.config.now()).total_seconds()))
+            except Exception as exc:  # keep dialling after a database or store hiccup
+                log.exception("campaign tick failed", extra={"campaign": self.campaign_id})
+                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+                wait = TICK_AT_MOST
+            pending = [item.future for item in self.loop.in_flight]
+            if pending:
+                concurrent.futures.wait(pending, timeout=wait,
+                                        return_when=concurrent.futures.FIRST_COMPLETED)
+            else:
+                self.stopped.wait(wait)
+
+    def state(self) -> dict[str, Any]:
+        """Custom state for the dashboard: in flight, ticks, calls placed, last error."""
+        return {"campaign_id": self.campaign_id, "in_flight": len(self.loop.in_flight),
+                "ticks": self.ticks, "placed": self.placed, "completed": self.done,
+                "last_error": self.last_error}
+
+    def stop(self, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Stop claiming, let calls in flight finish and record them, then stop."""
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        deadline = time.monotonic() + timeout_s
+        while self.loop.in_flight and time.monotonic() < deadline:
+            concurrent.futures.wait([i.future for i in self.loop.in_flight], timeout=1.0)
+            self.loop.collect(self.config.now())
+        return self.state()
+
+
+# --- the supervisor ----------------------------------------------------------------------
+
+class Supervisor:
+    """Keeps one campaign actor per active campaign, reconciled from the database."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.sessions = session_factory(make_engine(config.database_url))
+        self.campaigns: dict[int, Any] = {}
+
+    def reconcile(self) -> dict[str, Any]:
+        """Start actors for active campaigns; stop those whose campaign is not active."""
+        with self.sessions() as s:
+            active = {c.campaign.id for c in CampaignRepo(s).list(
+                statuses=[t.CampaignStatus.ACTIVE])}
+            numbers = [n.e164 for n in NumberRepo(s).list()]
+        for campaign_id in active - set(self.campaigns):
+            self.campaigns[campaign_id] = ray.remote(CampaignActor).options(
+                **actor_options("campaign", f"campaign:{campaign_id}")).remote(
+                    campaign_id, self.config)
+        for campaign_id in set(self.campaigns) - active:
+            handle = self.campaigns.pop(campaign_id)
+            ray.get(handle.stop.remote())
+            ray.kill(handle, no_restart=True)
+        return {"campaigns": sorted(self.campaigns), "numbers": numbers}
+
+    def states(self) -> list[dict[str, Any]]:
+        """Every campaign actor's state."""
+        return list(ray.get([h.state.remote() for h in self.campaigns.values()]))
+
+    def shutdown(self) -> None:
+        """Stop every campaign gracefully (calls in flight finish first)."""
+        ray.get([h.stop.remote() for h in self.campaigns.values()])
+        for handle in self.campaigns.values():
+            ray.kill(handle, no_restart=True)
+        self.campaigns.clear()
+
+
+def start_supervisor(config: RuntimeConfig) -> Any:
+    """The named supervisor actor (created once per cluster)."""
+    return ray.remote(Supervisor).options(**actor_options("supervisor", "supervisor")).remote(
+        config)
+
+
+def run_forever(config: RuntimeConfig, *, every_s: float = 2.0,
+                stop: Callable[[], bool] = lambda: False) -> None:
+    """Reconcile every few seconds until ``stop()`` says so; then shut down gracefully."""
+    supervisor = start_supervisor(config)
+    try:
+        while not stop():
+            ray.get(supervisor.reconcile.remote())
+            time.sleep(every_s)
+    finally:
+        ray.get(supervisor.shutdown.remote())

@@ -1,0 +1,122 @@
+"""The actors on a real local Ray: named, supervised, and a killed campaign actor loses
+nothing and dials nobody twice."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from campaigns import types as t
+from storage import models as m
+from storage.db import Sessions, make_engine, session_factory
+from storage.migrate import upgrade
+from storage.repos import CampaignRepo, ContactRepo, NewContact, NumberRepo, Who
+
+WHO = Who("tester", "test")
+PHONES = [f"+1202555{100 + i:04d}" for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def ray_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local Ray for this module, bound to 127.0.0.1 (FACTS.md)."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import ray
+
+    temp = tmp_path_factory.mktemp("ray")
+    short = Path("/tmp") / f"ray-{os.getpid()}"  # Ray's socket paths must stay short
+    short.mkdir(exist_ok=True)
+    ray.init(num_cpus=2, include_dashboard=False, namespace="dialer",
+             _temp_dir=str(short), log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path.cwd())}})
+    yield ray
+    ray.shutdown()
+    del temp
+
+
+def _noon_in_new_york() -> float:
+    """Seconds to add to the wall clock so the actors live at 12:00 in New York."""
+    now = datetime.now(UTC)
+    noon = now.astimezone(ZoneInfo("America/New_York")).replace(hour=12, minute=0, second=0)
+    return (noon - now).total_seconds()
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[tuple[str, Sessions]]:
+    url = f"sqlite:///{tmp_path / 'ray.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    yield url, session_factory(engine)
+    engine.dispose()
+
+
+def _campaign(sessions: Sessions, now: datetime) -> int:
+    with sessions.begin() as s:
+        campaigns = CampaignRepo(s)
+        c = campaigns.create("Ray", WHO, now, timezone="UTC",
+                             settings=t.CallSettings(call_interval_s=5, max_concurrent_calls=4,
+                                                     max_retries=0,
+                                                     completion_timeout=timedelta(0)))
+        NumberRepo(s).add("+14155550123", WHO, now)
+        NumberRepo(s).assign(c.id, "+14155550123", WHO, now)
+        ContactRepo(s).add_many(c.id, [NewContact(p) for p in PHONES],
+                                now - timedelta(minutes=1))
+        campaigns.set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
+        return c.id
+
+
+def _calls(sessions: Sessions, campaign_id: int) -> list[m.Call]:
+    with sessions() as s:
+        return list(s.scalars(select(m.Call).where(m.Call.campaign_id == campaign_id)))
+
+
+def _wait(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_supervised_actors_survive_a_kill(ray_session: Any,
+                                           database: tuple[str, Sessions]) -> None:
+    from actors.runtime import RuntimeConfig, start_supervisor
+
+    ray = ray_session
+    url, sessions = database
+    config = RuntimeConfig(database_url=url, trunk_cps=50.0, time_scale=0.002, seed=3,
+                           clock_shift_s=_noon_in_new_york(), lease_s=20.0)
+    campaign_id = _campaign(sessions, config.now())
+    supervisor = start_supervisor(config)
+    assert ray.get(supervisor.reconcile.remote())["campaigns"] == [campaign_id]
+    actor = ray.get_actor(f"campaign:{campaign_id}", namespace="dialer")
+    assert _wait(lambda: len(_calls(sessions, campaign_id)) >= 1, 120)
+    ray.get_actor("number:+14155550123", namespace="dialer")  # named for the dashboard
+    ray.kill(actor, no_restart=False)  # the process dies; Ray restarts it
+    assert _wait(lambda: len(_calls(sessions, campaign_id)) == len(PHONES), 120)
+    # A call row written just before the kill whose INVITE never left is settled by the
+    # lease reaper once the (short, in this test) lease has expired.
+    assert _wait(lambda: all(c.state == "ended" for c in _calls(sessions, campaign_id)), 90)
+    calls = _calls(sessions, campaign_id)
+    assert sorted(c.to_number for c in calls) == sorted(PHONES)  # each dialled exactly once
+    with sessions() as s:
+        open_contacts = s.scalar(select(func.count()).select_from(m.CampaignContact).where(
+            m.CampaignContact.status.in_(("pending", "dialing"))))
+    assert open_contacts == 0
+    state = ray.get(actor.state.remote())
+    assert state["campaign_id"] == campaign_id
+    with sessions.begin() as s:
+        CampaignRepo(s).set_status(campaign_id, t.CampaignStatus.PAUSED, WHO, config.now())
+    assert ray.get(supervisor.reconcile.remote())["campaigns"] == []
+    ray.get(supervisor.shutdown.remote())
+    ray.kill(supervisor, no_restart=True)
