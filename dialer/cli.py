@@ -224,4 +224,10 @@ def db_current(app: App, as_json: bool) -> None:
 
 
 # Importing the command modules registers their groups on ``cli``.
-from dialer import amd_commands, commands, sip_commands, slack_commands  # noqa: E402, F401
+from dialer import (  # noqa: E402, F401
+    amd_commands,
+    commands,
+    run_commands,
+    sip_commands,
+    slack_commands,
+)
