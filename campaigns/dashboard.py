@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -148,8 +148,12 @@ def heatmap_rates(
     timezone: str,
 ) -> list[list[float | None]]:
     """Human answers over calls per [weekday][hour] cell; None where no calls."""
-    humans = heatmap(human_buckets, timezone)
-    totals = heatmap(total_buckets, timezone)
+    return grid_rates(heatmap(human_buckets, timezone), heatmap(total_buckets, timezone))
+
+
+def grid_rates(humans: Sequence[Sequence[int]],
+               totals: Sequence[Sequence[int]]) -> list[list[float | None]]:
+    """Cell-by-cell human answers over calls of two 7×24 grids; None where no calls."""
     return [
         [_ratio(h, t) for h, t in zip(h_row, t_row, strict=True)]
         for h_row, t_row in zip(humans, totals, strict=True)
@@ -178,12 +182,20 @@ def build_dashboard(
     human_buckets: Iterable[tuple[datetime, int]],
     call_buckets: Iterable[tuple[datetime, int]],
     timezone: str,
+    grids: tuple[Sequence[Sequence[int]], Sequence[Sequence[int]]] | None = None,
 ) -> Dashboard:
     """Assemble the dashboard from storage's aggregates.
 
     ``human_buckets``/``call_buckets``: (UTC 15-minute bucket start, human answers / calls).
+    ``grids``: the (human, calls) 7×24 grids already binned in ``timezone`` (a database
+    that converts time zones itself sends these instead of buckets).
     """
-    humans = list(human_buckets)
+    if grids is not None:
+        human_grid = [list(row) for row in grids[0]]
+        call_grid = [list(row) for row in grids[1]]
+    else:
+        human_grid = heatmap(human_buckets, timezone)
+        call_grid = heatmap(call_buckets, timezone)
     return Dashboard(
         quick_stats=quick_stats(
             answers=answers,
@@ -194,8 +206,8 @@ def build_dashboard(
         status_breakdown=MappingProxyType(status_breakdown(contact_statuses)),
         goal_breakdown=MappingProxyType(goal_breakdown(primary_goals)),
         answer_rates=MappingProxyType(answer_rates(answers)),
-        heatmap=tuple(tuple(row) for row in heatmap(humans, timezone)),
-        heatmap_rate=tuple(tuple(row) for row in heatmap_rates(humans, call_buckets, timezone)),
+        heatmap=tuple(tuple(row) for row in human_grid),
+        heatmap_rate=tuple(tuple(row) for row in grid_rates(human_grid, call_grid)),
     )
 
 

@@ -231,6 +231,24 @@ class CampaignContact(Base):
     contact: Mapped[Contact] = relationship(lazy="raise")
 
 
+class CampaignStatusCount(Base):
+    """How many contacts of a campaign are in each status, kept by database triggers.
+
+    Migration 0002 installs the triggers (statement-level with transition tables on
+    PostgreSQL, row-level on SQLite), so every write path keeps the counts exact. On
+    PostgreSQL each backend adds to its own ``shard`` row, so concurrent claimers never
+    queue on one counter; readers sum the shards. The dashboard reads this instead of
+    scanning a million contacts.
+    """
+
+    __tablename__ = "campaign_status_counts"
+
+    campaign_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class Call(Base):
     """One call attempt. Written before the INVITE leaves, finished with the outcome.
 

@@ -23,7 +23,8 @@ from storage.repos.contacts import (
 )
 from storage.repos.results import (
     AnalysisRepo,
-    DashboardInputs,
+    CallAggregates,
+    ContactCounts,
     DashboardRepo,
     ExportRepo,
     GoalRepo,
@@ -31,8 +32,28 @@ from storage.repos.results import (
 )
 
 __all__ = [
-    "AgentRepo", "AnalysisRepo", "AssignedNumber", "AuditRepo", "CallEnd", "CallRepo",
-    "CallStart", "CampaignRepo", "CampaignSummary", "Claim", "ClaimRepo", "ContactRepo",
-    "ContactView", "DashboardInputs", "DashboardRepo", "DncRepo", "ExportRepo", "GoalRepo",
-    "ImportRepo", "NewContact", "NumberRepo", "ScheduleRepo", "Who",
+    "AgentRepo",
+    "AnalysisRepo",
+    "AssignedNumber",
+    "AuditRepo",
+    "CallAggregates",
+    "CallEnd",
+    "CallRepo",
+    "CallStart",
+    "CampaignRepo",
+    "CampaignSummary",
+    "Claim",
+    "ClaimRepo",
+    "ContactCounts",
+    "ContactRepo",
+    "ContactView",
+    "DashboardRepo",
+    "DncRepo",
+    "ExportRepo",
+    "GoalRepo",
+    "ImportRepo",
+    "NewContact",
+    "NumberRepo",
+    "ScheduleRepo",
+    "Who",
 ]

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from campaigns import types as t
 from storage import models as m
+from storage.db import is_postgres
 from storage.errors import AlreadyExists, NotFound
 from storage.repos.campaigns import AuditRepo, Who
+from storage.repos.contacts import status_counts_of
 
 
 def to_goal(row: m.Goal) -> t.Goal:
@@ -215,16 +217,28 @@ class ExportRepo:
 
 
 @dataclass(frozen=True, slots=True)
-class DashboardInputs:
-    """The aggregates the pure dashboard maths needs, gathered with a few queries."""
+class ContactCounts:
+    """Contacts per status and per primary-goal result."""
 
     status_counts: dict[t.ContactStatus, int]
     goal_counts: dict[t.GoalResult, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CallAggregates:
+    """Calls per answer status, conversations, talk time and the heatmap inputs.
+
+    ``grids`` holds the (human answers, calls) 7×24 grids when the database binned them
+    in the campaign's timezone itself (PostgreSQL); otherwise the 15-minute UTC buckets
+    are returned for the pure code to bin.
+    """
+
     answer_counts: dict[t.AnswerStatus, int]
     conversations: int
     talk_s: float
     human_buckets: list[tuple[datetime, int]]
     call_buckets: list[tuple[datetime, int]]
+    grids: tuple[list[list[int]], list[list[int]]] | None = None
 
 
 class DashboardRepo:
@@ -233,17 +247,18 @@ class DashboardRepo:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def inputs(self, campaign_id: int) -> DashboardInputs:
-        """Gather every aggregate the dashboard shows for one campaign."""
+    def contact_counts(self, campaign_id: int) -> ContactCounts:
+        """Contacts per status and per primary-goal result."""
         cc = m.CampaignContact
-        status_counts = {
-            t.ContactStatus(status): int(n) for status, n in self.session.execute(
-                select(cc.status, func.count()).where(cc.campaign_id == campaign_id)
-                .group_by(cc.status))}
+        status_counts = status_counts_of(self.session, campaign_id)
         goal_counts = {
             t.GoalResult(str(goal)): int(n) for goal, n in self.session.execute(
                 select(cc.goal_result, func.count()).where(cc.campaign_id == campaign_id)
                 .where(cc.goal_result.is_not(None)).group_by(cc.goal_result))}
+        return ContactCounts(status_counts, goal_counts)
+
+    def call_aggregates(self, campaign_id: int, timezone: str) -> CallAggregates:
+        """Everything the dashboard needs from the call rollup."""
         r = m.CallRollup
         answer_counts: dict[t.AnswerStatus, int] = {}
         conversations = 0
@@ -255,14 +270,29 @@ class DashboardRepo:
             answer_counts[t.AnswerStatus(status)] = int(calls)
             conversations += int(convs)
             talk_s += float(talk)
+        is_human = r.answer_status == t.AnswerStatus.HUMAN.value
+        humans = func.sum(case((is_human, r.calls), else_=0))
+        if is_postgres(self.session.get_bind()):  # type: ignore[arg-type]
+            # PostgreSQL converts each bucket to local time exactly (DST included) and
+            # bins by weekday and hour: 168 rows back instead of one per bucket.
+            local = func.timezone(timezone, r.bucket)
+            dow = func.extract("isodow", local)
+            hour = func.extract("hour", local)
+            human_grid = [[0] * 24 for _ in range(7)]
+            call_grid = [[0] * 24 for _ in range(7)]
+            for d, h, hs, cs in self.session.execute(
+                    select(dow, hour, humans, func.sum(r.calls))
+                    .where(r.campaign_id == campaign_id).group_by(dow, hour)):
+                human_grid[int(d) - 1][int(h)] = int(hs)
+                call_grid[int(d) - 1][int(h)] = int(cs)
+            return CallAggregates(answer_counts, conversations, talk_s, [], [],
+                                  (human_grid, call_grid))
         human: list[tuple[datetime, int]] = []
         every: list[tuple[datetime, int]] = []
-        is_human = r.answer_status == t.AnswerStatus.HUMAN.value
-        for bucket, humans, calls in self.session.execute(
-                select(r.bucket, func.sum(case((is_human, r.calls), else_=0)), func.sum(r.calls))
+        for bucket, hs, calls in self.session.execute(
+                select(r.bucket, humans, func.sum(r.calls))
                 .where(r.campaign_id == campaign_id).group_by(r.bucket).order_by(r.bucket)):
             every.append((bucket, int(calls)))
-            if humans:
-                human.append((bucket, int(humans)))
-        return DashboardInputs(status_counts, goal_counts, answer_counts, conversations,
-                               talk_s, human, every)
+            if hs:
+                human.append((bucket, int(hs)))
+        return CallAggregates(answer_counts, conversations, talk_s, human, every)

@@ -154,3 +154,38 @@ def test_expired_leases_are_returned_or_reconciled(fresh: Engine) -> None:
     with sessions.begin() as s, pytest.raises(StaleClaim):
         ClaimRepo(s).finish(b.campaign_contact_id, b.token - 1, status=t.ContactStatus.CALLED,
                             attempts=1, due_at=NOW, now=NOW)
+
+
+def test_status_counters_match_the_contacts_after_every_kind_of_write(fresh: Engine) -> None:
+    from datetime import timedelta  # noqa: PLC0415
+
+    from campaigns import types as t  # noqa: PLC0415
+    from storage.repos import ClaimRepo, ContactRepo, NewContact  # noqa: PLC0415
+
+    cid = _campaign(fresh)
+    sessions = session_factory(fresh)
+    data = _csv(500)
+    import_id, _ = services.start_import(sessions, "Imports", "e.csv", len(data), WHO)
+    services.run_import(sessions, import_id, data, clock=lambda: NOW)
+    with sessions.begin() as s:
+        ContactRepo(s).add_many(cid, [NewContact("+14155550111")], NOW)
+        claims = ClaimRepo(s).claim(cid, "w", NOW, limit=40, lease=timedelta(seconds=5))
+        for c in claims[:10]:
+            ClaimRepo(s).finish(c.campaign_contact_id, c.token, status=t.ContactStatus.CALLED,
+                                attempts=1, due_at=NOW, now=NOW, completion_due_at=NOW)
+        ClaimRepo(s).release(claims[10], NOW)
+        ContactRepo(s).complete_due(cid, NOW)
+        ClaimRepo(s).return_unplaced(NOW + timedelta(minutes=1))
+        s.execute(m.CampaignContact.__table__.delete().where(
+            m.CampaignContact.id == claims[11].campaign_contact_id))
+    with sessions.begin() as s:  # a rolled-back change leaves the counters alone
+        ClaimRepo(s).claim(cid, "w", NOW, limit=5)
+        s.rollback()
+    with sessions() as s:
+        counted = ContactRepo(s).status_counts(cid)
+        scanned = dict(s.execute(select(m.CampaignContact.status, func.count())
+                                 .where(m.CampaignContact.campaign_id == cid)
+                                 .group_by(m.CampaignContact.status)).all())
+    assert {k.value: v for k, v in counted.items()} == scanned
+    assert counted[t.ContactStatus.COMPLETED] == 10
+    assert sum(counted.values()) == 500  # 500 imported + 1 added - 1 deleted

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from campaigns import types as t
+from campaigns.dashboard import heatmap
 from campaigns.errors import IllegalTransition, ValidationError
 from storage import models as m
 from storage.errors import AlreadyExists, NotFound, StaleClaim
@@ -193,12 +194,17 @@ def test_call_outcome_feeds_the_dashboard_rollup(session: Session, now: datetime
                       talk_ms=30_000, conversation=i < 2)
         calls.finish(call_id, end, now)
         calls.finish(call_id, end, now)  # a repeated finish changes nothing
-    inputs = DashboardRepo(session).inputs(c.id)
-    assert inputs.answer_counts == {t.AnswerStatus.HUMAN: 2, t.AnswerStatus.NO_ANSWER: 1}
-    assert inputs.conversations == 2
-    assert inputs.talk_s == pytest.approx(60.0)
-    assert sum(n for _, n in inputs.human_buckets) == 2
-    assert inputs.status_counts == {t.ContactStatus.DIALING: 3}
+    repo = DashboardRepo(session)
+    calls_agg = repo.call_aggregates(c.id, "America/New_York")
+    assert calls_agg.answer_counts == {t.AnswerStatus.HUMAN: 2, t.AnswerStatus.NO_ANSWER: 1}
+    assert calls_agg.conversations == 2
+    assert calls_agg.talk_s == pytest.approx(60.0)
+    # Both human answers were on Tuesday 11:00-11:02 in New York (EDT since 8 March).
+    grid = (calls_agg.grids[0] if calls_agg.grids is not None
+            else heatmap(calls_agg.human_buckets, "America/New_York"))
+    assert grid[1][11] == 2
+    assert sum(map(sum, grid)) == 2
+    assert repo.contact_counts(c.id).status_counts == {t.ContactStatus.DIALING: 3}
 
 
 def test_manual_retry_and_goals(session: Session, now: datetime) -> None:
