@@ -157,10 +157,10 @@ def test_expired_leases_are_returned_or_reconciled(fresh: Engine) -> None:
 
 
 def test_status_counters_match_the_contacts_after_every_kind_of_write(fresh: Engine) -> None:
-    from datetime import timedelta  # noqa: PLC0415
+    from datetime import timedelta
 
-    from campaigns import types as t  # noqa: PLC0415
-    from storage.repos import ClaimRepo, ContactRepo, NewContact  # noqa: PLC0415
+    from campaigns import types as t
+    from storage.repos import ClaimRepo, ContactRepo, NewContact
 
     cid = _campaign(fresh)
     sessions = session_factory(fresh)
