@@ -35,8 +35,10 @@ from campaigns.phones import mask
 from campaigns.retry import DNC_REASON
 from campaigns.rotation import RotationState, choose_number, eligible
 from campaigns.schedule import Schedule, is_open, next_opening, schedule_from_dict
+from campaigns.spam import BuiltinSpamProvider, SpamDecision, SpamProvider, evaluate
+from storage import models as m
 from storage.coordination import CoordinationStore
-from storage.errors import StaleClaim
+from storage.errors import NotFound, StaleClaim
 from storage.repos import (
     CallEnd,
     CallRepo,
@@ -50,6 +52,7 @@ from storage.repos import (
     ScheduleRepo,
     Who,
 )
+from storage.repos.campaigns import to_number
 from storage.services import reap_expired_leases
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,7 @@ class DialRequest:
     started_at: datetime
     attempt: int = 1
     settings: t.CallSettings = field(default_factory=t.CallSettings)
+    spam_threshold: int = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +268,8 @@ class CampaignLoop:
                               ring_timeout_s=campaign.settings.ring_timeout_s,
                               amd_mode=campaign.settings.amd_mode,
                               machine_action=campaign.settings.machine_action, started_at=now,
-                              attempt=claim.attempts + 1, settings=campaign.settings)
+                              attempt=claim.attempts + 1, settings=campaign.settings,
+                              spam_threshold=campaign.rotation.spam_threshold)
         log.info("dialling", extra={"campaign": campaign.id, "call": call_id,
                                     "to": mask(claim.phone), "from": mask(pick.number.e164)})
         future = self.placer.place(request)
@@ -369,6 +374,34 @@ def record_call(sessions: sessionmaker[Session], request: DialRequest,
         except StaleClaim:
             # Already recorded, or the lease was reaped and reconciled from the call row.
             log.info("claim already settled", extra={"call": request.call_id})
+    rescore_number(sessions, request.number_id, request.spam_threshold, result.ended_at)
+
+
+SPAM_WINDOW = timedelta(days=7)
+
+
+def rescore_number(sessions: sessionmaker[Session], number_id: int, threshold: int,
+                   now: datetime, provider: SpamProvider | None = None) -> SpamDecision:
+    """Recompute a number's spam score from its last week of traffic; at the threshold
+    an active number is excluded (audited by the system, which raises the Slack alert)."""
+    provider = provider or BuiltinSpamProvider()
+    with sessions.begin() as s:
+        numbers = NumberRepo(s)
+        row = s.get(m.PhoneNumber, number_id)
+        if row is None:
+            raise NotFound("number", str(number_id))
+        number = to_number(row)
+        score = provider.score(number.e164, numbers.traffic(number_id, now - SPAM_WINDOW,
+                                                             now + timedelta(seconds=1)))
+        decision = evaluate(number, score, threshold)
+        if score != number.spam_score:
+            numbers.set_spam_score(number_id, score)
+        if decision.alert:
+            numbers.set_status(number.e164, t.NumberStatus.EXCLUDED, SYSTEM, now,
+                               reason=f"spam score {score} reached the threshold {threshold}")
+            log.warning("number auto-excluded", extra={"number": mask(number.e164),
+                                                       "score": score})
+    return decision
 
 
 def _opens_at(campaign: t.Campaign, schedule: Schedule | None,

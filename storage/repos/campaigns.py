@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from campaigns import types as t
 from campaigns.lifecycle import campaign_transition
+from campaigns.spam import NumberTraffic
 from storage import models as m
 from storage.errors import AlreadyExists, NotFound
 
@@ -259,6 +260,10 @@ def to_number(row: m.PhoneNumber, *, weight: int = 1, today: str | None = None) 
                          calls_total=row.calls_total, spam_score=row.spam_score, weight=weight)
 
 
+SHORT_CALL_MS = 10_000
+"""An answered call shorter than this counts as a short call (people hanging up fast)."""
+
+
 class NumberRepo:
     """Caller-ID numbers and their campaign assignments."""
 
@@ -352,6 +357,30 @@ class NumberRepo:
                     calls_total=m.PhoneNumber.calls_total + 1)
             .execution_options(synchronize_session=False))
         return bool(getattr(result, "rowcount", 0))
+
+    def traffic(self, number_id: int, since: datetime, until: datetime) -> NumberTraffic:
+        """The number's own calls between ``since`` and ``until``, for the spam estimator."""
+        rows = self.session.execute(
+            select(m.Call.started_at, m.Call.answer_status, m.Call.talk_ms)
+            .where(m.Call.number_id == number_id)
+            .where(m.Call.started_at >= since).where(m.Call.started_at < until)).all()
+        per_day: dict[str, int] = {}
+        answered = short = rejected = no_answer = 0
+        for started, status, talk_ms in rows:
+            day = started.date().isoformat()
+            per_day[day] = per_day.get(day, 0) + 1
+            answer = t.AnswerStatus(status) if status else None
+            if answer is not None and answer.connected:
+                answered += 1
+                short += int((talk_ms or 0) < SHORT_CALL_MS)
+            elif answer is t.AnswerStatus.REJECTED:
+                rejected += 1
+            elif answer is t.AnswerStatus.NO_ANSWER:
+                no_answer += 1
+        days = max(1, (until - since).days)
+        return NumberTraffic(days=days, calls=len(rows), answered=answered, short_calls=short,
+                             rejected=rejected, no_answer=no_answer,
+                             max_calls_in_a_day=max(per_day.values(), default=0))
 
     def set_spam_score(self, number_id: int, score: int) -> None:
         """Store a recomputed spam score."""

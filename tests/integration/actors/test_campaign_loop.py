@@ -202,3 +202,30 @@ def test_a_crashed_loop_loses_nothing_and_dials_nobody_twice(sessions: Sessions)
     assert placer.calls == []
     assert rows[EAST[0]].status in (t.ContactStatus.RETRY, t.ContactStatus.CALLED)
     assert rows[EAST[1]].status in (t.ContactStatus.RETRY, t.ContactStatus.CALLED)
+
+
+def test_a_number_reaching_the_spam_threshold_is_excluded_and_alerted(
+        sessions: Sessions) -> None:
+    from chatops.alerts import AlertKind, AuditAlertSource
+
+    phones = [f"+1202555{200 + i:04d}" for i in range(40)]
+    cid = _setup(sessions, phones, concurrent=1, max_retries=0)
+    with sessions.begin() as s:
+        CampaignRepo(s).update(cid, WHO, MONDAY_NOON_NY, spam_threshold=1)
+    alerts = AuditAlertSource(sessions)
+    placer = ManualPlacer()
+    loop = _loop(sessions, cid, placer)
+    now = MONDAY_NOON_NY
+    for _ in range(60):  # every callee declines: the number's reputation sinks
+        loop.tick(now)
+        for i, (_, future) in enumerate(placer.calls):
+            if not future.done():
+                placer.end(i, t.AnswerStatus.REJECTED, now)
+        now += timedelta(seconds=5)
+    with sessions() as s:
+        number = NumberRepo(s).row("+14155550100")
+    assert (number.status, number.spam_score) == ("excluded", 1)
+    assert number.excluded_reason == "spam score 1 reached the threshold 1"
+    assert 10 <= len(placer.calls) < 40  # dialling stopped once the number was excluded
+    [alert] = [a for a in alerts.poll() if a.kind is AlertKind.NUMBER_EXCLUDED]
+    assert alert.number == "+14155550100"
