@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns import types as t
 from campaigns.compliance import REASON_DNC, check_dial
 from campaigns.errors import NoNumberAvailable
+from campaigns.health import DEFAULT_BREAKER, BreakerSettings, check_breaker
 from campaigns.lifecycle import ContactProgress, apply_outcome
 from campaigns.pacing import PacingState, dial_finished, dial_started, next_dial_slot
 from campaigns.phones import mask
@@ -145,7 +146,7 @@ class CampaignLoop:
     def __init__(self, campaign_id: int, *, sessions: sessionmaker[Session],
                  store: CoordinationStore, placer: CallPlacer, owner: str,
                  rng: random.Random | None = None, trunk_cps: float = 10.0,
-                 lease: timedelta = LEASE,
+                 lease: timedelta = LEASE, breaker: BreakerSettings = DEFAULT_BREAKER,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.campaign_id = campaign_id
         self.sessions = sessions
@@ -155,6 +156,7 @@ class CampaignLoop:
         self.rng = rng or random.Random()
         self.trunk_cps = trunk_cps
         self.lease = lease
+        self.breaker = breaker
         self.on_event = on_event
         self.pacing = PacingState()
         self.rotation = RotationState()
@@ -167,6 +169,8 @@ class CampaignLoop:
         """Record finished calls and start the calls pacing allows at ``now``."""
         report = TickReport()
         report.finished = self.collect(now)
+        if report.finished:
+            self._check_health(now)
         housekeeping = self._last_housekeeping is None or (
             now - self._last_housekeeping >= HOUSEKEEPING_EVERY)
         if housekeeping:
@@ -321,6 +325,22 @@ class CampaignLoop:
         self.pacing = dial_finished(self.pacing)
 
     # --- helpers ---------------------------------------------------------------------
+
+    def _check_health(self, now: datetime) -> None:
+        """Pause the campaign (and alert) when its recent calls keep failing."""
+        with self.sessions.begin() as s:
+            recent = CallRepo(s).recent_outcomes(self.campaign_id, self.breaker.window)
+            verdict = check_breaker(recent, self.breaker)
+            if not verdict.trip:
+                return
+            campaigns = CampaignRepo(s)
+            if campaigns.get(self.campaign_id).status is not t.CampaignStatus.ACTIVE:
+                return
+            campaigns.set_status(self.campaign_id, t.CampaignStatus.PAUSED, SYSTEM, now,
+                                 reason=verdict.reason)
+        log.warning("campaign auto-paused", extra={"campaign": self.campaign_id,
+                                                   "reason": verdict.reason})
+        self._event("auto_pause", {"campaign_id": self.campaign_id, "reason": verdict.reason})
 
     def _no_number_reason(self, campaign: t.Campaign, now: datetime) -> str | None:
         day = now.astimezone(ZoneInfo(campaign.timezone)).date().isoformat()

@@ -175,8 +175,10 @@ class CampaignRepo:
                 for row, nc, nn in self.session.execute(query)]
 
     def set_status(self, key: str | int, target: t.CampaignStatus, who: Who,
-                   now: datetime) -> tuple[t.CampaignStatus, t.CampaignStatus]:
-        """Move a campaign to ``target`` if the transition is legal; audited.
+                   now: datetime, *, reason: str | None = None
+                   ) -> tuple[t.CampaignStatus, t.CampaignStatus]:
+        """Move a campaign to ``target`` if the transition is legal; audited (with
+        ``reason`` when the dialer itself decided, e.g. an auto-pause).
 
         Returns ``(before, after)``; a same-status request is a no-op and not audited.
         """
@@ -187,8 +189,10 @@ class CampaignRepo:
             return before, after
         row.status = after.value
         row.updated_at = now
-        self.audit.record(who, "campaign.status", "campaign", row.id, now,
-                          {"from": before.value, "to": after.value})
+        details = {"from": before.value, "to": after.value}
+        if reason:
+            details["reason"] = reason
+        self.audit.record(who, "campaign.status", "campaign", row.id, now, details)
         return before, after
 
     def update(self, key: str | int, who: Who, now: datetime, **changes: Any) -> t.Campaign:

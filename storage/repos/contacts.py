@@ -434,6 +434,14 @@ class CallRepo:
                 "conversations": r.conversations + lite.excluded.conversations,
                 "talk_s": r.talk_s + lite.excluded.talk_s}))
 
+    def recent_outcomes(self, campaign_id: int, limit: int) -> list[t.AnswerStatus]:
+        """The answer statuses of the campaign's last ``limit`` ended calls, oldest first."""
+        rows = self.session.scalars(
+            select(m.Call.answer_status).where(m.Call.campaign_id == campaign_id)
+            .where(m.Call.state == "ended").order_by(m.Call.ended_at.desc(), m.Call.id.desc())
+            .limit(limit)).all()
+        return [t.AnswerStatus(r) for r in reversed(rows) if r]
+
     def for_contact(self, campaign_contact_id: int) -> list[m.Call]:
         """A contact's calls, oldest first."""
         return list(self.session.scalars(

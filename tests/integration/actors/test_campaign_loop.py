@@ -229,3 +229,26 @@ def test_a_number_reaching_the_spam_threshold_is_excluded_and_alerted(
     assert 10 <= len(placer.calls) < 40  # dialling stopped once the number was excluded
     [alert] = [a for a in alerts.poll() if a.kind is AlertKind.NUMBER_EXCLUDED]
     assert alert.number == "+14155550100"
+
+
+def test_the_circuit_breaker_pauses_a_failing_campaign_and_alerts(sessions: Sessions) -> None:
+    from chatops.alerts import AlertKind, AuditAlertSource  # noqa: PLC0415
+
+    phones = [f"+1202555{300 + i:04d}" for i in range(30)]
+    cid = _setup(sessions, phones, concurrent=1, max_retries=0)
+    alerts = AuditAlertSource(sessions)
+    placer = ManualPlacer()
+    loop = _loop(sessions, cid, placer)
+    now = MONDAY_NOON_NY
+    for _ in range(80):  # the trunk answers 503 to everything
+        loop.tick(now)
+        for i, (_, future) in enumerate(placer.calls):
+            if not future.done():
+                placer.end(i, t.AnswerStatus.TRUNK_FAILURE, now)
+        now += timedelta(seconds=5)
+    with sessions() as s:
+        assert CampaignRepo(s).get(cid).status is t.CampaignStatus.PAUSED
+    assert len(placer.calls) == 20  # the breaker trips on the 20th failure; no 21st call
+    [alert] = [a for a in alerts.poll() if a.kind is AlertKind.AUTO_PAUSE]
+    assert alert.reason == "circuit breaker: 20 of the last 20 calls failed at the trunk"
+    assert [e.data["kind"] for e in loop.store.read("alerts")] == ["auto_pause"]
