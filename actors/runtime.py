@@ -26,6 +26,7 @@ from typing import Any
 import ray
 
 from actors.campaign_loop import CallResult, CampaignLoop, DialRequest, record_call
+from actors.metrics import CallMetrics
 from actors.simcalls import simulate_call
 from campaigns import types as t
 from storage.coordination import CoordinationStore, MemoryStore, RedisStore, StoredEvent
@@ -153,6 +154,7 @@ class PhoneNumberActor:
         self.active = 0
         self.placed = 0
         self.lock = threading.Lock()
+        self.metrics = CallMetrics()
 
     def place(self, request: DialRequest) -> CallResult:
         """Place one call and return how it ended (blocks for the call's duration)."""
@@ -160,6 +162,8 @@ class PhoneNumberActor:
             self.active += 1
             self.placed += 1
             rng = random.Random(self.rng.random())
+            self.metrics.started(request, self.active)
+        result: CallResult | None = None
         try:
             result = simulate_call(request, rng, self.config.now, self.config.time_scale,
                                    self.config.seed)
@@ -168,14 +172,23 @@ class PhoneNumberActor:
             except Exception:  # the campaign actor (or the lease reaper) records it
                 log.exception("could not record a call", extra={"call": request.call_id})
                 return result
+            self._publish_number_state()
             return replace(result, recorded=True)
         finally:
             with self.lock:
                 self.active -= 1
+                if result is not None:
+                    self.metrics.ended(request, result, self.active)
+
+    def _publish_number_state(self) -> None:
+        with self.sessions() as s:
+            row = NumberRepo(s).row(self.e164)
+            self.metrics.number_state(self.e164, row.spam_score, row.calls_today)
 
     def state(self) -> dict[str, Any]:
         """What the Ray dashboard and ``dialer status`` show."""
-        return {"number": self.e164, "active_calls": self.active, "placed": self.placed}
+        return {"number": self.e164, "active_calls": self.active, "placed": self.placed,
+                "metrics": self.metrics.snapshot()}
 
 
 class RayPlacer:

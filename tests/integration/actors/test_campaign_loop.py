@@ -232,7 +232,7 @@ def test_a_number_reaching_the_spam_threshold_is_excluded_and_alerted(
 
 
 def test_the_circuit_breaker_pauses_a_failing_campaign_and_alerts(sessions: Sessions) -> None:
-    from chatops.alerts import AlertKind, AuditAlertSource  # noqa: PLC0415
+    from chatops.alerts import AlertKind, AuditAlertSource
 
     phones = [f"+1202555{300 + i:04d}" for i in range(30)]
     cid = _setup(sessions, phones, concurrent=1, max_retries=0)

@@ -79,6 +79,16 @@ def _calls(sessions: Sessions, campaign_id: int) -> list[m.Call]:
         return list(s.scalars(select(m.Call).where(m.Call.campaign_id == campaign_id)))
 
 
+def _named(name: str) -> bool:
+    import ray
+
+    try:
+        ray.get_actor(name, namespace="dialer")
+    except ValueError:
+        return False
+    return True
+
+
 def _wait(predicate: Any, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,7 +111,7 @@ def test_supervised_actors_survive_a_kill(ray_session: Any,
     assert ray.get(supervisor.reconcile.remote())["campaigns"] == [campaign_id]
     actor = ray.get_actor(f"campaign:{campaign_id}", namespace="dialer")
     assert _wait(lambda: len(_calls(sessions, campaign_id)) >= 1, 120)
-    ray.get_actor("number:+14155550123", namespace="dialer")  # named for the dashboard
+    assert _wait(lambda: _named("number:+14155550123"), 30)  # named for the dashboard
     ray.kill(actor, no_restart=False)  # the process dies; Ray restarts it
     assert _wait(lambda: len(_calls(sessions, campaign_id)) == len(PHONES), 120)
     # A call row written just before the kill whose INVITE never left is settled by the
@@ -113,6 +123,11 @@ def test_supervised_actors_survive_a_kill(ray_session: Any,
         open_contacts = s.scalar(select(func.count()).select_from(m.CampaignContact).where(
             m.CampaignContact.status.in_(("pending", "dialing"))))
     assert open_contacts == 0
+    placed = [c for c in calls if c.sip_reason != "dialer lost the call"]
+    tallies = ray.get(ray.get_actor("number:+14155550123", namespace="dialer")
+                      .state.remote())["metrics"]
+    assert tallies["placed"] == len(placed)
+    assert sum(n for k, n in tallies.items() if k.startswith("outcome:")) == len(placed)
     state = ray.get(actor.state.remote())
     assert state["campaign_id"] == campaign_id
     with sessions.begin() as s:
