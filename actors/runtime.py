@@ -51,6 +51,8 @@ class RuntimeConfig:
     seed: int = 7
     clock_shift_s: float = 0.0
     lease_s: float = 900.0
+    sip_resource: str | None = None
+    """A custom Ray resource number actors need (SIP-capable nodes, ray_cluster.yaml)."""
     """Seconds added to the wall clock (demos and tests that must run at a set hour)."""
 
     def now(self) -> datetime:
@@ -202,8 +204,10 @@ class RayPlacer:
         """Route to ``number:<caller_id>`` and return the call's future."""
         handle: Any = self.handles.get(request.caller_id)
         if handle is None:
+            extra = ({"resources": {self.config.sip_resource: 1}}
+                     if self.config.sip_resource else {})
             handle = ray.remote(PhoneNumberActor).options(
-                **actor_options("number", f"number:{request.caller_id}")).remote(
+                **actor_options("number", f"number:{request.caller_id}", **extra)).remote(
                     request.caller_id, self.config)
             self.handles[request.caller_id] = handle
         future: Future[CallResult] = handle.place.remote(request).future()

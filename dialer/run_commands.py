@@ -17,8 +17,10 @@ from dialer.cli import App, cli, pass_app
               show_default=True, help="Seconds between reconciliations with the database.")
 @click.option("--trunk-cps", type=click.FloatRange(0.1, 1000.0), default=10.0,
               show_default=True, help="The trunk's calls-per-second limit.")
+@click.option("--sip-resource", default=None,
+              help="Custom Ray resource that marks SIP-capable nodes (ray_cluster.yaml).")
 @pass_app
-def run_cmd(app: App, every_s: float, trunk_cps: float) -> None:
+def run_cmd(app: App, every_s: float, trunk_cps: float, sip_resource: str | None) -> None:
     """Run the dialer on Ray (RAY_ADDRESS joins a cluster; else a local one) until stopped.
 
     Calls go to simulated callees until the number actors are wired to the SIP engine.
@@ -41,7 +43,8 @@ def run_cmd(app: App, every_s: float, trunk_cps: float) -> None:
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     config = RuntimeConfig(database_url=app.settings.effective_database_url,
-                           redis_url=app.settings.redis_url, trunk_cps=trunk_cps)
+                           redis_url=app.settings.redis_url, trunk_cps=trunk_cps,
+                           sip_resource=sip_resource)
     click.echo("dialer running on Ray; Ctrl-C stops it after calls in flight end", err=True)
     try:
         run_forever(config, every_s=every_s, stop=stop.is_set)
