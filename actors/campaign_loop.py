@@ -87,25 +87,11 @@ class DialRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class CallResult:
-    """How a placed call ended; ``ended_at`` is when it did."""
+class CallResult(CallEnd):
+    """How a placed call ended (the outcome storage keeps) and when it did."""
 
-    answer_status: t.AnswerStatus
-    ended_at: datetime
-    sip_status: int | None = None
-    sip_reason: str | None = None
-    answered_at: datetime | None = None
-    ring_ms: int | None = None
-    talk_ms: int | None = None
-    hangup_by: str | None = None
-    conversation: bool = False
-    amd_label: str | None = None
-    amd_confidence: float | None = None
-    amd_decision_ms: int | None = None
-    beep_ms: int | None = None
-    recording_path: str | None = None
-    transcript: tuple[dict[str, Any], ...] = ()
-    recorded: bool = False
+    ended_at: datetime = field(kw_only=True)
+    recorded: bool = field(default=False, kw_only=True)
     """True when whoever placed the call already stored this result (number actors do,
     so a campaign actor that dies mid-call loses nothing)."""
 
@@ -377,12 +363,7 @@ def record_call(sessions: sessionmaker[Session], request: DialRequest,
         result.answer_status, conversation=result.conversation, now=result.ended_at,
         settings=request.settings)
     with sessions.begin() as s:
-        CallRepo(s).finish(request.call_id, CallEnd(
-            result.answer_status, result.sip_status, result.sip_reason,
-            result.answered_at, result.ring_ms, result.talk_ms, result.hangup_by,
-            result.conversation, result.amd_label, result.amd_confidence,
-            result.amd_decision_ms, result.beep_ms, result.recording_path,
-            result.transcript), result.ended_at)
+        CallRepo(s).finish(request.call_id, result, result.ended_at)
         try:
             ClaimRepo(s).finish(request.campaign_contact_id, request.token,
                                 status=progress.status, attempts=progress.attempts,
