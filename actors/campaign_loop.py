@@ -235,7 +235,7 @@ class CampaignLoop:
                                dnc_blocked=DncRepo(s).blocked(claim.phone))
             if not check.allowed:
                 return self._release(s, claim, check.retry_at, check.reason, now)
-            day = now.astimezone(ZoneInfo(campaign.timezone)).date().isoformat()
+            day = _local_day(now, campaign.timezone)
             numbers = [a.number for a in NumberRepo(s).for_campaign(campaign.id, today=day)]
             try:
                 pick = choose_number(numbers, campaign.rotation, self.rotation,
@@ -329,7 +329,7 @@ class CampaignLoop:
         self._event("auto_pause", {"campaign_id": self.campaign_id, "reason": verdict.reason})
 
     def _no_number_reason(self, campaign: t.Campaign, now: datetime) -> str | None:
-        day = now.astimezone(ZoneInfo(campaign.timezone)).date().isoformat()
+        day = _local_day(now, campaign.timezone)
         with self.sessions() as s:
             numbers = [a.number for a in NumberRepo(s).for_campaign(campaign.id, today=day)]
         usable, reason = eligible(numbers, campaign.rotation)
@@ -413,6 +413,11 @@ def _opens_at(campaign: t.Campaign, schedule: Schedule | None,
     if schedule is not None and not is_open(schedule, now):
         return next_opening(schedule, now) or now + timedelta(days=365)
     return None
+
+
+def _local_day(now: datetime, timezone: str) -> str:
+    """The campaign's local date: "today" for daily caps is the campaign's day."""
+    return now.astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
 def _next_local_midnight(now: datetime, timezone: str) -> datetime:

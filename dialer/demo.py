@@ -182,12 +182,6 @@ def _run(sessions: sessionmaker[Session], campaign_id: int, seed: int, clock: da
 _FINAL = (t.ContactStatus.COMPLETED, t.ContactStatus.FAILED, t.ContactStatus.NO_CONVERSATION)
 
 
-def _zone(name: str) -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
-
-
 def _summary(sessions: sessionmaker[Session], campaign_id: int, n_contacts: int,
              started: float) -> dict[str, Any]:
     with sessions() as s:

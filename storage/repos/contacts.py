@@ -214,11 +214,6 @@ def _view(cc: m.CampaignContact, c: m.Contact) -> ContactView:
         last_answer_status=cc.last_answer_status, final_reason=cc.final_reason)
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 class ClaimRepo:
     """The atomic claim of due contacts, leases and fencing.
 
