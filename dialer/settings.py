@@ -42,6 +42,15 @@ class Settings(BaseSettings):
                                              validation_alias="DIALER_SLACK_ALERTS_CHANNEL")
     openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    judge_model: str = Field(default="gpt-4.1-mini", validation_alias="DIALER_JUDGE_MODEL")
+    """Chat model for judging goals and analyses (structured outputs)."""
+    judge_price_in_per_mtok: float = Field(default=0.40,
+                                           validation_alias="DIALER_JUDGE_PRICE_IN")
+    judge_price_out_per_mtok: float = Field(default=1.60,
+                                            validation_alias="DIALER_JUDGE_PRICE_OUT")
+    """USD per million input/output tokens, for the cost recorded per call."""
+    realtime_model: str = Field(default="gpt-realtime", validation_alias="DIALER_REALTIME_MODEL")
+    """Default Realtime model of agents that do not name one."""
     data_dir: Path = Field(default=Path("var"),
                            validation_alias=AliasChoices("DIALER_DATA_DIR"))
 
