@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -291,6 +292,12 @@ class Call(Base):
     transcript: Mapped[list[Any]] = mapped_column(default=list)
     llm_tokens: Mapped[int] = mapped_column(default=0)
     llm_cost_usd: Mapped[float] = mapped_column(default=0.0)
+    greet_delay_ms: Mapped[int | None]
+    """Callee's first words ended → our first audio (humans only)."""
+    abandoned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A live answer not greeted in time (the abandon rate counts these)."""
+    voicemail_left: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
 
 
 class CallRollup(Base):

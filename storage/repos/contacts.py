@@ -357,6 +357,9 @@ class CallEnd:
     beep_ms: int | None = None
     recording_path: str | None = None
     transcript: tuple[dict[str, Any], ...] = ()
+    greet_delay_ms: int | None = None
+    abandoned: bool = False
+    voicemail_left: bool = False
 
 
 def bucket_of(at: datetime) -> datetime:
@@ -393,7 +396,8 @@ class CallRepo:
         row.ended_at = now
         for name in ("answer_status", "sip_status", "sip_reason", "answered_at", "ring_ms",
                      "talk_ms", "hangup_by", "conversation", "amd_label", "amd_confidence",
-                     "amd_decision_ms", "beep_ms", "recording_path"):
+                     "amd_decision_ms", "beep_ms", "recording_path", "greet_delay_ms",
+                     "abandoned", "voicemail_left"):
             value = getattr(end, name)
             setattr(row, name, value.value if isinstance(value, t.AnswerStatus) else value)
         row.transcript = list(end.transcript)
@@ -436,6 +440,15 @@ class CallRepo:
             .where(m.Call.state == "ended").order_by(m.Call.ended_at.desc(), m.Call.id.desc())
             .limit(limit)).all()
         return [t.AnswerStatus(r) for r in reversed(rows) if r]
+
+    def abandon_counts(self, campaign_id: int, since: datetime) -> tuple[int, int]:
+        """Live (human) answers and abandoned ones among calls ended since ``since``."""
+        row = self.session.execute(
+            select(func.count(), func.coalesce(func.sum(case((m.Call.abandoned, 1), else_=0)), 0))
+            .where(m.Call.campaign_id == campaign_id, m.Call.state == "ended",
+                   m.Call.answer_status == t.AnswerStatus.HUMAN.value,
+                   m.Call.ended_at >= since)).one()
+        return int(row[0]), int(row[1])
 
     def for_contact(self, campaign_contact_id: int) -> list[m.Call]:
         """A contact's calls, oldest first."""
