@@ -59,3 +59,51 @@ def check_breaker(recent: Sequence[AnswerStatus],
     reason = (f"circuit breaker: {failures} of the last {len(window)} calls failed "
               f"at the trunk" if trip else "")
     return BreakerVerdict(trip, failures, len(window), reason)
+
+
+# --- the abandon rate ----------------------------------------------------------------------
+
+GREET_LIMIT_MS: Final = 2000
+"""A live answer must hear us within this long after the callee's first words end."""
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonSettings:
+    """The abandon-rate limit: share of live answers not greeted in time, over a window.
+
+    Regulators count it per campaign over a period (Ofcom: 24 hours, 3 %; the FTC: 30
+    days, 3 %). Below ``min_live`` live answers the rate is not judged: one slow greeting
+    among the first ten calls is not a trend.
+    """
+
+    limit: float = 0.03
+    window_hours: int = 24
+    min_live: int = 30
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.limit <= 1.0:
+            raise ValidationError("limit", "must be in (0, 1]")
+        if self.window_hours < 1:
+            raise ValidationError("window_hours", "must be at least 1 hour")
+        if self.min_live < 1:
+            raise ValidationError("min_live", "must be at least 1 call")
+
+
+DEFAULT_ABANDON: Final = AbandonSettings()
+
+
+def is_abandoned(*, human: bool, greet_delay_ms: int | None,
+                 limit_ms: int = GREET_LIMIT_MS) -> bool:
+    """A human answer is abandoned when we never spoke, or spoke too late."""
+    return human and (greet_delay_ms is None or greet_delay_ms > limit_ms)
+
+
+def check_abandon(live: int, abandoned: int,
+                  settings: AbandonSettings = DEFAULT_ABANDON) -> BreakerVerdict:
+    """Pause when ``abandoned / live`` is above the limit (with enough live answers)."""
+    if live < 0 or not 0 <= abandoned <= live:
+        raise ValidationError("abandoned", "must be between 0 and the live answers")
+    trip = live >= settings.min_live and abandoned > settings.limit * live
+    reason = (f"abandon rate {abandoned / live:.1%} ({abandoned} of {live} live answers "
+              f"in {settings.window_hours} h) is above {settings.limit:.0%}" if trip else "")
+    return BreakerVerdict(trip, abandoned, live, reason)

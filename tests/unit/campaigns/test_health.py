@@ -7,7 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from campaigns.errors import ValidationError
-from campaigns.health import FAILING, BreakerSettings, check_breaker
+from campaigns.health import (
+    DEFAULT_ABANDON,
+    FAILING,
+    AbandonSettings,
+    BreakerSettings,
+    check_abandon,
+    check_breaker,
+    is_abandoned,
+)
 from campaigns.types import AnswerStatus
 
 TF = AnswerStatus.TRUNK_FAILURE
@@ -44,3 +52,34 @@ def test_trip_means_enough_failures_in_the_window(outcomes: list[AnswerStatus]) 
     window = outcomes[-20:]
     assert verdict.failures == sum(1 for o in window if o in FAILING)
     assert verdict.trip == (len(window) == 20 and verdict.failures >= 10)
+
+
+# --- abandon rate ------------------------------------------------------------------------
+
+def test_a_human_greeted_late_or_never_is_abandoned() -> None:
+    assert is_abandoned(human=True, greet_delay_ms=None)
+    assert is_abandoned(human=True, greet_delay_ms=2001)
+    assert not is_abandoned(human=True, greet_delay_ms=2000)
+    assert not is_abandoned(human=True, greet_delay_ms=-150)  # we spoke before they stopped
+    assert not is_abandoned(human=False, greet_delay_ms=None)
+
+
+def test_abandon_rate_trips_above_the_limit_only_with_enough_live_answers() -> None:
+    settings = AbandonSettings(limit=0.03, min_live=30)
+    assert not check_abandon(29, 29, settings).trip
+    assert not check_abandon(100, 3, settings).trip
+    verdict = check_abandon(100, 4, settings)
+    assert verdict.trip
+    assert "4.0%" in verdict.reason
+    assert "4 of 100" in verdict.reason
+
+
+@given(st.integers(0, 500), st.integers(0, 500))
+def test_abandon_trip_matches_the_definition(live: int, abandoned: int) -> None:
+    if abandoned > live:
+        with pytest.raises(ValidationError):
+            check_abandon(live, abandoned)
+        return
+    verdict = check_abandon(live, abandoned)
+    assert verdict.trip == (live >= DEFAULT_ABANDON.min_live
+                            and abandoned / live > DEFAULT_ABANDON.limit)
