@@ -1,0 +1,265 @@
+"""One real call, from the INVITE to the outcome: SIP, AMD on the answer, then the agent
+on a human or the voicemail drop on a machine.
+
+Runs on a number actor's call thread; the SIP engine's thread only queues events and
+frames. The flow:
+
+1. dial and wait for the answer (ring timeout, busy, reject ... end here);
+2. from the 200 OK, feed every 20 ms frame to the streaming AMD detector (and to an
+   energy VAD that notes when the callee's first words ended);
+3. ``human``: the voice agent talks at once; the greet delay (end of the callee's first
+   words → our first audio) decides whether the call was abandoned;
+   ``machine``: hang up, or listen on for the beep and drop the voicemail right after it
+   (a greeting that goes quiet without a beep gets the message too);
+   ``silence``, ``fax``, ``unknown``: hang up;
+4. wait for the final outcome and report it.
+
+No pjsua2 here: the engine is reached through ``sip``'s own types only.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agent.base import Conversation, VoiceAgent
+from agent.vad import EnergyVad
+from campaigns import types as t
+from campaigns.health import GREET_LIMIT_MS, is_abandoned
+from sip.live import LiveAudio
+from sip.types import CallEventKind, CallOutcome, DialRequest
+
+log = logging.getLogger(__name__)
+
+
+class Detector(Protocol):
+    """The streaming AMD detector (``amd_model.api.StreamingDetector``)."""
+
+    def feed(self, frame: bytes) -> Sequence[Any]:
+        """Feed one 20 ms frame; return the events it produced."""
+
+    def finish(self) -> Sequence[Any]:
+        """The audio ended; return any last events."""
+
+
+class Dialer(Protocol):
+    """What the flow needs from ``sip.engine.SipEngine``."""
+
+    def dial(self, request: DialRequest, *, want_frames: bool = True) -> Any:
+        """Queue a call and return its handle."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSettings:
+    """Timers of the flow (the detector has its own decision limit)."""
+
+    amd_wait_s: float = 8.0
+    """Give up on a verdict this long after the answer (no audio flowing)."""
+    beep_wait_s: float = 30.0
+    """Listen for a voicemail beep up to this long after the answer."""
+    quiet_drop_ms: int = 2500
+    """A machine's greeting that has been quiet this long gets the message without a beep."""
+    beep_gap_ms: int = 100
+    """Quiet after the beep's onset that marks its end: the message starts then."""
+    beep_max_ms: int = 3000
+    """A tone that goes on this long after its onset gets the message anyway."""
+    agent_max_s: float = 180.0
+    greet_limit_ms: int = GREET_LIMIT_MS
+
+
+@dataclass(frozen=True, slots=True)
+class FlowResult:
+    """How the call went, in the terms the call row keeps."""
+
+    outcome: CallOutcome
+    answer_status: t.AnswerStatus
+    amd_label: str | None = None
+    amd_confidence: float | None = None
+    amd_decision_ms: int | None = None
+    beep_ms: int | None = None
+    greet_delay_ms: int | None = None
+    abandoned: bool = False
+    voicemail_left: bool = False
+    conversation: bool = False
+    transcript: tuple[dict[str, Any], ...] = ()
+    answered_after_s: float | None = None
+    """Seconds from dialling to the 200 OK (None: never answered)."""
+    agent_error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class _Listener:
+    """Feeds frames to the detector and the VAD; remembers the verdict and the beep."""
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
+        self.vad = EnergyVad()
+        self.verdict: Any = None
+        self.beep_ms: int | None = None
+
+    def take(self, events: Sequence[Any]) -> None:
+        for event in events:
+            if event.kind == "verdict" and self.verdict is None:
+                self.verdict = event
+            elif event.kind == "beep" and self.beep_ms is None:
+                self.beep_ms = int(event.beep_ms)
+
+    def feed(self, frame: bytes) -> None:
+        self.vad.feed(frame)
+        if self.verdict is None or self.beep_ms is None:
+            self.take(self.detector.feed(frame))
+
+    @property
+    def label(self) -> str | None:
+        return None if self.verdict is None else str(self.verdict.label)
+
+
+def run_call(engine: Dialer, request: DialRequest, *,
+             detector_factory: Callable[[], Detector],
+             agent: VoiceAgent,
+             machine_action: t.MachineAction,
+             voicemail: Callable[[], bytes],
+             settings: FlowSettings | None = None,
+             clock: Callable[[], float] = time.monotonic) -> FlowResult:
+    """Place ``request`` and carry it through to its outcome (see the module docstring)."""
+    cfg = settings or FlowSettings()
+    dialled = clock()
+    handle = engine.dial(request, want_frames=True)
+    ring_deadline = dialled + request.ring_timeout_s + request.no_response_timeout_s + 15.0
+    answered = _wait_for_answer(handle, ring_deadline, clock)
+    if not answered:
+        outcome = handle.wait(15.0)
+        return FlowResult(outcome, outcome.answer_status)
+    answered_at = clock()
+    audio = LiveAudio(handle, clock=clock)
+    listener = _Listener(detector_factory())
+    callee_gone = _listen(audio, listener, lambda: listener.verdict is not None,
+                          answered_at + cfg.amd_wait_s, clock)
+    if listener.verdict is None:
+        listener.take(listener.detector.finish())
+    label = listener.label or "unknown"
+    conv: Conversation | None = None
+    greet_delay: int | None = None
+    abandoned = False
+    voicemail_left = False
+    if label == "human":
+        ref = _first_words_end(listener.vad)
+        if not callee_gone:
+            agent_started_ms = int((clock() - answered_at) * 1000)
+            conv = _converse(agent, audio, cfg.agent_max_s)
+            if conv.first_audio_ms is not None:
+                greet_delay = agent_started_ms + conv.first_audio_ms - ref
+            abandoned = is_abandoned(human=True, greet_delay_ms=greet_delay,
+                                     limit_ms=cfg.greet_limit_ms)
+        else:  # they hung up before we could speak: abandoned if we kept them waiting
+            waited_ms = int((clock() - answered_at) * 1000) - ref
+            abandoned = waited_ms > cfg.greet_limit_ms
+    elif label == "machine" and machine_action is t.MachineAction.LEAVE_VOICEMAIL \
+            and not callee_gone:
+        voicemail_left = _drop_voicemail(audio, listener, voicemail, answered_at, cfg, clock)
+    if not audio.ended:
+        handle.hangup()
+    outcome = handle.wait(15.0)
+    status = _status_of(label) if outcome.answer_status.connected else outcome.answer_status
+    verdict = listener.verdict
+    return FlowResult(
+        outcome, status, amd_label=label,
+        amd_confidence=None if verdict is None else float(verdict.confidence),
+        amd_decision_ms=None if verdict is None else int(verdict.decision_ms),
+        beep_ms=listener.beep_ms, greet_delay_ms=greet_delay, abandoned=abandoned,
+        voicemail_left=voicemail_left,
+        conversation=bool(status is t.AnswerStatus.HUMAN and conv is not None
+                          and conv.first_audio_ms is not None and outcome.talk_ms > 0),
+        transcript=tuple(turn.as_dict() for turn in conv.transcript) if conv else (),
+        answered_after_s=answered_at - dialled,
+        agent_error=None if conv is None else conv.error)
+
+
+def _wait_for_answer(handle: Any, deadline: float, clock: Callable[[], float]) -> bool:
+    """True at the 200 OK; False when the call ended first (or never got anywhere)."""
+    hung_up = False
+    while True:
+        try:
+            event = handle.events.get(timeout=0.25)
+        except queue.Empty:
+            event = None
+        if event is not None:
+            if event.kind is CallEventKind.ANSWERED:
+                return True
+            if event.kind is CallEventKind.ENDED:
+                return False
+        if not hung_up and clock() > deadline:
+            log.warning("call %s overran its ring deadline; hanging up", handle.id)
+            handle.hangup()
+            hung_up = True
+
+
+def _listen(audio: LiveAudio, listener: _Listener, done: Callable[[], bool],
+            deadline: float, clock: Callable[[], float]) -> bool:
+    """Feed frames until ``done()`` or the deadline; True when the call ended meanwhile."""
+    while not done():
+        frame = audio.read(0.2)
+        if frame is None:
+            return True
+        if frame:
+            listener.feed(frame)
+        if clock() > deadline:
+            return False
+    return False
+
+
+def _first_words_end(vad: EnergyVad) -> int:
+    """Ms since the answer when the callee's first words ended (now, if still talking;
+    the answer itself when they never spoke)."""
+    if vad.first_words_end_ms is not None:
+        return vad.first_words_end_ms
+    return vad.now_ms if vad.speaking else 0
+
+
+def _converse(agent: VoiceAgent, audio: LiveAudio, max_s: float) -> Conversation:
+    try:
+        return agent.converse(audio, max_s=max_s)
+    except Exception as exc:  # an agent bug must not lose the call's outcome
+        log.exception("voice agent failed")
+        return Conversation(ended_by="error", error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def _drop_voicemail(audio: LiveAudio, listener: _Listener, voicemail: Callable[[], bytes],
+                    answered_at: float, cfg: FlowSettings, clock: Callable[[], float]) -> bool:
+    """Wait for the beep (or a quiet end of the greeting), then play the message."""
+    vad = listener.vad
+
+    def ready() -> bool:
+        if listener.beep_ms is not None:  # speak once the beep itself has ended
+            after_beep = vad.now_ms - listener.beep_ms
+            return (vad.now_ms - vad.last_voice_ms >= cfg.beep_gap_ms and after_beep >= 100
+                    ) or after_beep >= cfg.beep_max_ms
+        return (vad.runs > 0 and not vad.speaking
+                and vad.now_ms - vad.last_voice_ms >= cfg.quiet_drop_ms)
+
+    if _listen(audio, listener, ready, answered_at + cfg.beep_wait_s, clock):
+        return False
+    try:
+        message = voicemail()
+    except Exception:  # no speech and no shipped prompt: hang up rather than dead air
+        log.exception("no voicemail audio")
+        return False
+    audio.send(message)
+    until = clock() + len(message) / 16000 + 5.0
+    while audio.queued_ms() > 0 and clock() < until:
+        if audio.read(0.1) is None:
+            return False
+    audio.read(0.3)  # let the last frames leave
+    return not audio.ended
+
+
+def _status_of(label: str) -> t.AnswerStatus:
+    try:
+        status = t.AnswerStatus(label)
+    except ValueError:
+        return t.AnswerStatus.UNKNOWN
+    return status if status.connected else t.AnswerStatus.UNKNOWN

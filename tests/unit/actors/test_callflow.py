@@ -1,0 +1,204 @@
+"""The call flow on a fake SIP call fed with the simulated trunk's real audio.
+
+Time is audio time: the fake clock advances 20 ms per frame the flow reads, so a
+10-second voicemail runs in milliseconds and every timing is exact.
+"""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from actors.callflow import FlowSettings, run_call
+from agent.base import AgentProfile
+from agent.scripted import ScriptedAgent, ScriptSettings
+from agent.tts import wav_to_pcm8k
+from amd_model.api import load_detector
+from campaigns import types as t
+from sip.types import (
+    CallEvent,
+    CallEventKind,
+    CallOutcome,
+    DialRequest,
+    HangupBy,
+    TrunkConfig,
+)
+
+AUDIO = Path(__file__).parents[3] / "sip" / "audio"
+FRAME = 320
+
+
+def pcm(name: str) -> bytes:
+    return wav_to_pcm8k((AUDIO / name).read_bytes())
+
+
+def silence(ms: int) -> bytes:
+    return b"\0" * (ms * 16)
+
+
+class FakeCall:
+    """One call as the engine hands it out: events, callee frames, our audio queue."""
+
+    def __init__(self, callee: bytes, *, answer: bool = True, final: int = 200,
+                 callee_hangs_up_ms: int | None = None) -> None:
+        self.id = 1
+        self.callee = callee
+        self.t_ms = 0
+        self.events: queue.Queue[CallEvent] = queue.Queue()
+        self.frames = self
+        self.out: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.sent_frames: list[int] = []  # audio time of each frame we sent
+        self.outcome: CallOutcome | None = None
+        self.callee_hangs_up_ms = callee_hangs_up_ms
+        self.hung_up_by: str | None = None
+        if answer:
+            self.events.put(CallEvent(1, CallEventKind.ANSWERED, 200))
+        else:
+            self._end(final, HangupBy.THEM, answered=False)
+
+    def clock(self) -> float:
+        return self.t_ms / 1000
+
+    # --- the engine side ---------------------------------------------------------------
+    def get(self, timeout: float | None = None) -> bytes | None:  # the frame queue
+        if self.outcome is not None:
+            return None
+        if self.callee_hangs_up_ms is not None and self.t_ms >= self.callee_hangs_up_ms:
+            self._end(200, HangupBy.THEM)
+            return None
+        start = self.t_ms * 16
+        self.t_ms += 20
+        try:  # what we send plays out at the same pace
+            self.out.get_nowait()
+            self.sent_frames.append(self.t_ms)
+        except queue.Empty:
+            pass
+        return self.callee[start:start + FRAME].ljust(FRAME, b"\0")
+
+    def stream_audio(self) -> queue.SimpleQueue[bytes]:
+        return self.out
+
+    def hangup(self) -> None:
+        if self.outcome is None:
+            self._end(200, HangupBy.US)
+
+    def wait(self, timeout: float | None = None) -> CallOutcome:
+        assert self.outcome is not None
+        return self.outcome
+
+    def _end(self, status: int, by: HangupBy, *, answered: bool = True) -> None:
+        self.hung_up_by = by.value
+        answer = t.AnswerStatus.UNKNOWN if answered else {
+            486: t.AnswerStatus.BUSY, 603: t.AnswerStatus.REJECTED}[status]
+        self.outcome = CallOutcome(answer, status, "", 1000, self.t_ms if answered else 0, by)
+        self.events.put(CallEvent(1, CallEventKind.ENDED, status, outcome=self.outcome))
+
+
+class FakeEngine:
+    def __init__(self, call: FakeCall) -> None:
+        self.call = call
+        self.requests: list[DialRequest] = []
+
+    def dial(self, request: DialRequest, *, want_frames: bool = True) -> FakeCall:
+        self.requests.append(request)
+        return self.call
+
+
+REQUEST = DialRequest(to="+12025550100", caller_id="+14155550100", ring_timeout_s=25,
+                      trunk=TrunkConfig(host="127.0.0.1", port=5099))
+PROFILE = AgentProfile("Ava", first_message="Hi, this is Ava from Acme. Is now a good time?")
+VOICEMAIL = np.full(8000 * 2, 3000, dtype="<i2").tobytes()  # 2 s of "message"
+
+
+def flow(call: FakeCall, action: t.MachineAction = t.MachineAction.HANG_UP) -> Any:
+    agent = ScriptedAgent(PROFILE, settings=ScriptSettings(reply_wait_s=2.0),
+                          clock=call.clock)
+    return run_call(FakeEngine(call), REQUEST, detector_factory=load_detector, agent=agent,
+                    machine_action=action, voicemail=lambda: VOICEMAIL,
+                    settings=FlowSettings(), clock=call.clock)
+
+
+def test_a_human_is_greeted_by_the_agent_right_after_the_verdict() -> None:
+    call = FakeCall(silence(300) + pcm("hello.wav") + silence(40_000))
+    result = flow(call)
+    assert result.answer_status is t.AnswerStatus.HUMAN
+    assert result.amd_label == "human"
+    assert result.amd_decision_ms is not None
+    assert result.conversation
+    assert result.transcript[0]["role"] == "agent"
+    assert call.sent_frames, "the agent's greeting never reached the call"
+    first_sent = call.sent_frames[0]
+    assert first_sent <= result.amd_decision_ms + 100
+    # greet delay = our first audio - end of "hello?" (its last loud sample)
+    hello = np.frombuffer(pcm("hello.wav"), dtype="<i2")
+    hello_end = 300 + int(np.nonzero(np.abs(hello) > 1000)[0][-1]) // 8
+    assert result.greet_delay_ms is not None
+    assert abs(result.greet_delay_ms - (first_sent - 20 - hello_end)) <= 200
+    assert result.abandoned == (result.greet_delay_ms > 2000)
+    assert call.hung_up_by == "us"
+
+
+def test_a_voicemail_gets_the_message_right_after_the_beep() -> None:
+    greeting = pcm("greeting.wav")
+    beep_at = 200 + len(greeting) // 16 + 300
+    call = FakeCall(silence(200) + greeting + silence(300) + pcm("beep.wav") + silence(30_000))
+    result = flow(call, t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert result.beep_ms is not None
+    assert abs(result.beep_ms - beep_at) <= 200
+    assert result.voicemail_left
+    assert call.sent_frames[0] >= beep_at + 500  # after the beep (0.5 s long) ended...
+    assert call.sent_frames[0] <= beep_at + 800  # ...and right after it
+    assert len(call.sent_frames) >= 100  # the whole 2 s message played
+    assert not result.conversation
+    assert not result.abandoned
+
+
+def test_a_voicemail_is_hung_up_on_when_the_campaign_leaves_no_message() -> None:
+    call = FakeCall(silence(200) + pcm("greeting.wav") + silence(30_000))
+    result = flow(call, t.MachineAction.HANG_UP)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert not call.sent_frames
+    assert not result.voicemail_left
+    assert call.t_ms <= (result.amd_decision_ms or 0) + 400  # hung up at the verdict
+
+
+def test_silence_is_hung_up_on() -> None:
+    call = FakeCall(silence(60_000))
+    result = flow(call)
+    assert result.answer_status is t.AnswerStatus.SILENCE
+    assert call.hung_up_by == "us"
+    assert not call.sent_frames
+
+
+@pytest.mark.parametrize(("code", "status"), [(486, t.AnswerStatus.BUSY),
+                                              (603, t.AnswerStatus.REJECTED)])
+def test_unanswered_calls_end_with_the_sip_outcome(code: int, status: t.AnswerStatus) -> None:
+    result = flow(FakeCall(b"", answer=False, final=code))
+    assert result.answer_status is status
+    assert result.amd_label is None
+    assert result.answered_after_s is None
+
+
+def test_a_human_who_hangs_up_during_amd_is_kept_as_human_and_nothing_is_sent() -> None:
+    call = FakeCall(silence(300) + pcm("hello.wav") + silence(10_000), callee_hangs_up_ms=900)
+    result = flow(call)
+    assert call.hung_up_by == "them"
+    assert not call.sent_frames
+    assert result.outcome.hangup_by is HangupBy.THEM
+    assert not result.conversation
+
+
+def test_a_greeting_that_goes_quiet_without_a_beep_still_gets_the_message() -> None:
+    greeting = pcm("greeting.wav")
+    end = 200 + len(greeting) // 16
+    call = FakeCall(silence(200) + greeting + silence(30_000))
+    result = flow(call, t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert result.beep_ms is None
+    assert result.voicemail_left
+    assert end + 1500 <= call.sent_frames[0] <= end + 3200
