@@ -26,10 +26,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from agent.base import DEFAULT_FIRST_MESSAGE, AgentProfile
 from campaigns import types as t
 from campaigns.compliance import REASON_DNC, check_dial
 from campaigns.errors import NoNumberAvailable
-from campaigns.health import DEFAULT_BREAKER, BreakerSettings, check_breaker
+from campaigns.health import (
+    DEFAULT_ABANDON,
+    DEFAULT_BREAKER,
+    AbandonSettings,
+    BreakerSettings,
+    check_abandon,
+    check_breaker,
+)
 from campaigns.lifecycle import ContactProgress, apply_outcome
 from campaigns.pacing import PacingState, dial_finished, dial_started, next_dial_slot
 from campaigns.phones import mask
@@ -64,6 +72,7 @@ LEASE = timedelta(minutes=15)
 NO_NUMBER_BACKOFF = timedelta(minutes=15)
 HOUSEKEEPING_EVERY = timedelta(seconds=30)
 """How often a loop reaps expired leases and completes Called contacts."""
+ABANDON_CHECK_EVERY = timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,8 @@ class DialRequest:
     attempt: int = 1
     settings: t.CallSettings = field(default_factory=t.CallSettings)
     spam_threshold: int = 7
+    agent: AgentProfile | None = None
+    """The campaign's voice agent (None: the scripted agent's defaults)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +144,7 @@ class CampaignLoop:
                  store: CoordinationStore, placer: CallPlacer, owner: str,
                  rng: random.Random | None = None, trunk_cps: float = 10.0,
                  lease: timedelta = LEASE, breaker: BreakerSettings = DEFAULT_BREAKER,
+                 abandon: AbandonSettings = DEFAULT_ABANDON,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.campaign_id = campaign_id
         self.sessions = sessions
@@ -143,6 +155,8 @@ class CampaignLoop:
         self.trunk_cps = trunk_cps
         self.lease = lease
         self.breaker = breaker
+        self.abandon = abandon
+        self._last_abandon_check: datetime | None = None
         self.on_event = on_event
         self.pacing = PacingState()
         self.rotation = RotationState()
@@ -247,6 +261,7 @@ class CampaignLoop:
                 return self._release(s, claim, now + NO_NUMBER_BACKOFF,
                                      f"{pick.number.e164} reached its daily cap", now)
             self.rotation = pick.state
+            agent = _agent_profile(s, campaign)
             call_id = CallRepo(s).start(CallStart(
                 campaign.id, claim.campaign_contact_id, claim.token, claim.attempts + 1,
                 pick.number.id, pick.number.e164, claim.phone), now)
@@ -259,7 +274,7 @@ class CampaignLoop:
                               amd_mode=campaign.settings.amd_mode,
                               machine_action=campaign.settings.machine_action, started_at=now,
                               attempt=claim.attempts + 1, settings=campaign.settings,
-                              spam_threshold=campaign.rotation.spam_threshold)
+                              spam_threshold=campaign.rotation.spam_threshold, agent=agent)
         log.info("dialling", extra={"campaign": campaign.id, "call": call_id,
                                     "to": mask(claim.phone), "from": mask(pick.number.e164)})
         future = self.placer.place(request)
@@ -313,12 +328,20 @@ class CampaignLoop:
     # --- helpers ---------------------------------------------------------------------
 
     def _check_health(self, now: datetime) -> None:
-        """Pause the campaign (and alert) when its recent calls keep failing."""
-        with self.sessions.begin() as s:
+        """Pause the campaign (and alert) when its recent calls keep failing, or when too
+        many live answers were not greeted in time (the abandon rate)."""
+        with self.sessions() as s:
             recent = CallRepo(s).recent_outcomes(self.campaign_id, self.breaker.window)
             verdict = check_breaker(recent, self.breaker)
-            if not verdict.trip:
-                return
+            last = self._last_abandon_check
+            if not verdict.trip and (last is None or now - last >= ABANDON_CHECK_EVERY):
+                self._last_abandon_check = now
+                live, abandoned = CallRepo(s).abandon_counts(
+                    self.campaign_id, now - timedelta(hours=self.abandon.window_hours))
+                verdict = check_abandon(live, abandoned, self.abandon)
+        if not verdict.trip:
+            return
+        with self.sessions.begin() as s:
             campaigns = CampaignRepo(s)
             if campaigns.get(self.campaign_id).status is not t.CampaignStatus.ACTIVE:
                 return
@@ -425,6 +448,17 @@ def _next_local_midnight(now: datetime, timezone: str) -> datetime:
     local = now.astimezone(zone)
     tomorrow = (local + timedelta(days=1)).date()
     return datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=zone).astimezone(UTC)
+
+
+def _agent_profile(s: Session, campaign: t.Campaign) -> AgentProfile | None:
+    if campaign.agent_id is None:
+        return None
+    row = s.get(m.Agent, campaign.agent_id)
+    if row is None:
+        return None
+    return AgentProfile(name=row.name, instructions=row.instructions, voice=row.voice,
+                        first_message=row.first_message or DEFAULT_FIRST_MESSAGE,
+                        model=row.model, voicemail_message=row.voicemail_message)
 
 
 def _schedule(s: Session, campaign: t.Campaign) -> Schedule | None:

@@ -16,6 +16,7 @@ FRAME_BYTES = 320
 FRAME_MS = 20
 
 EndedBy = Literal["agent", "callee", "timeout", "error"]
+DEFAULT_FIRST_MESSAGE = "Hello, this is an automated call. Do you have a moment?"
 
 
 class CallAudio(Protocol):
@@ -59,7 +60,7 @@ class AgentProfile:
     name: str
     instructions: str = ""
     voice: str = "alloy"
-    first_message: str = "Hello, this is an automated call. Do you have a moment?"
+    first_message: str = DEFAULT_FIRST_MESSAGE
     model: str = "gpt-realtime"
     voicemail_message: str = ""
 

@@ -442,12 +442,12 @@ class CallRepo:
         return [t.AnswerStatus(r) for r in reversed(rows) if r]
 
     def abandon_counts(self, campaign_id: int, since: datetime) -> tuple[int, int]:
-        """Live (human) answers and abandoned ones among calls ended since ``since``."""
+        """Live (human) answers and abandoned ones among calls started since ``since``."""
         row = self.session.execute(
             select(func.count(), func.coalesce(func.sum(case((m.Call.abandoned, 1), else_=0)), 0))
             .where(m.Call.campaign_id == campaign_id, m.Call.state == "ended",
                    m.Call.answer_status == t.AnswerStatus.HUMAN.value,
-                   m.Call.ended_at >= since)).one()
+                   m.Call.started_at >= since)).one()
         return int(row[0]), int(row[1])
 
     def for_contact(self, campaign_contact_id: int) -> list[m.Call]:

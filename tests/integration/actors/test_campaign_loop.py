@@ -12,11 +12,20 @@ from sqlalchemy import Engine, func, select
 
 from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
 from campaigns import types as t
+from campaigns.health import AbandonSettings
 from storage import models as m
 from storage.coordination import MemoryStore
 from storage.db import Sessions, make_engine, session_factory
 from storage.migrate import upgrade
-from storage.repos import CampaignRepo, ContactRepo, DncRepo, NewContact, NumberRepo, Who
+from storage.repos import (
+    CallRepo,
+    CampaignRepo,
+    ContactRepo,
+    DncRepo,
+    NewContact,
+    NumberRepo,
+    Who,
+)
 
 WHO = Who("tester", "test")
 MONDAY_NOON_NY = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
@@ -252,3 +261,35 @@ def test_the_circuit_breaker_pauses_a_failing_campaign_and_alerts(sessions: Sess
     [alert] = [a for a in alerts.poll() if a.kind is AlertKind.AUTO_PAUSE]
     assert alert.reason == "circuit breaker: 20 of the last 20 calls failed at the trunk"
     assert [e.data["kind"] for e in loop.store.read("alerts")] == ["auto_pause"]
+
+
+def test_too_many_abandoned_live_answers_pause_the_campaign_and_alert(
+        sessions: Sessions) -> None:
+    from chatops.alerts import AlertKind, AuditAlertSource
+
+    phones = [f"+1202555{400 + i:04d}" for i in range(40)]
+    cid = _setup(sessions, phones, concurrent=1, max_retries=0)
+    alerts = AuditAlertSource(sessions)
+    placer = ManualPlacer()
+    loop = CampaignLoop(cid, sessions=sessions, store=MemoryStore(), placer=placer,
+                        owner="loop-1", trunk_cps=1000.0,
+                        abandon=AbandonSettings(limit=0.03, min_live=10))
+    now = MONDAY_NOON_NY
+    for _ in range(120):  # every answer is a human; every 4th waits too long for us
+        loop.tick(now)
+        for i, (_, future) in enumerate(placer.calls):
+            if not future.done():
+                future.set_result(CallResult(
+                    answer_status=t.AnswerStatus.HUMAN, ended_at=now, sip_status=200,
+                    talk_ms=20_000, conversation=True, greet_delay_ms=2600 if i % 4 == 3
+                    else 400, abandoned=i % 4 == 3))
+        now += timedelta(seconds=11)
+    with sessions() as s:
+        assert CampaignRepo(s).get(cid).status is t.CampaignStatus.PAUSED
+        live, abandoned = CallRepo(s).abandon_counts(cid, MONDAY_NOON_NY)
+    assert live >= 10
+    assert live < len(phones)  # it stopped early, not at the end of the list
+    assert abandoned == live // 4
+    [alert] = [a for a in alerts.poll() if a.kind is AlertKind.AUTO_PAUSE]
+    assert alert.reason == (f"abandon rate {abandoned / live:.1%} ({abandoned} of {live} "
+                            "live answers in 24 h) is above 3%")
