@@ -6,8 +6,11 @@ coordination store used when no ``REDIS_URL`` is set). Every ``ray.remote`` opti
 applied in ``actor_options``. The actor classes are plain classes; their logic lives in
 ``CampaignLoop`` and the storage layer, so a restarted actor rebuilds from the database.
 
-Placing calls: until the SIP engine is wired in, number actors place calls against the
-simulated callees of ``actors.simcalls`` in real (scaled) time.
+Placing calls: with a trunk configured, a number actor owns its process's SIP engine
+(pjsua2 allows one Endpoint per process; Ray gives each actor its own worker process)
+and runs every call through ``actors.callflow``: AMD on the answer, the voice agent on a
+human, the voicemail drop on a machine. Without a trunk (tests, the simulated-clock
+demo) calls go to the simulated callees of ``actors.simcalls``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from actors.campaign_loop import CallResult, CampaignLoop, DialRequest, record_c
 from actors.metrics import CallMetrics
 from actors.simcalls import simulate_call
 from campaigns import types as t
+from campaigns.health import AbandonSettings
+from sip.types import TrunkConfig
 from storage.coordination import CoordinationStore, MemoryStore, RedisStore, StoredEvent
 from storage.db import make_engine, session_factory
 from storage.repos import CampaignRepo, NumberRepo
@@ -51,13 +56,30 @@ class RuntimeConfig:
     seed: int = 7
     clock_shift_s: float = 0.0
     lease_s: float = 900.0
+    """Seconds added to the wall clock (demos and tests that must run at a set hour)."""
     sip_resource: str | None = None
     """A custom Ray resource number actors need (SIP-capable nodes, ray_cluster.yaml)."""
-    """Seconds added to the wall clock (demos and tests that must run at a set hour)."""
+    trunk: TrunkConfig | None = None
+    """Where calls go; None: simulated callees (no SIP)."""
+    trunks: tuple[TrunkConfig, ...] = ()
+    """Several equivalent trunks (e.g. one simulated trunk process each): a number
+    actor uses ``trunks[hash(number) % len]``; overrides ``trunk``."""
+    sip_bind: str | None = None
+    """Local address for SIP and RTP (None: pjsua2's default interface)."""
+    recordings_dir: str | None = None
+    """Where call recordings go (None: no recordings)."""
+    abandon_limit: float = 0.03
+    agent_max_s: float = 180.0
 
     def now(self) -> datetime:
         """The actors' clock: the wall clock, shifted."""
         return datetime.now(UTC) + timedelta(seconds=self.clock_shift_s)
+
+    def trunk_for(self, e164: str) -> TrunkConfig | None:
+        """The trunk a number's calls go through."""
+        if self.trunks:
+            return self.trunks[sum(map(ord, e164)) % len(self.trunks)]
+        return self.trunk
 
 
 def actor_options(kind: str, name: str, **extra: Any) -> dict[str, Any]:
@@ -156,19 +178,28 @@ class PhoneNumberActor:
         self.active = 0
         self.placed = 0
         self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+        self.closing = False
+        self.engine: Any = None
         self.metrics = CallMetrics()
 
     def place(self, request: DialRequest) -> CallResult:
         """Place one call and return how it ended (blocks for the call's duration)."""
         with self.lock:
+            if self.closing:
+                raise RuntimeError(f"number {self.e164} is shutting down")
             self.active += 1
             self.placed += 1
             rng = random.Random(self.rng.random())
             self.metrics.started(request, self.active)
         result: CallResult | None = None
         try:
-            result = simulate_call(request, rng, self.config.now, self.config.time_scale,
-                                   self.config.seed)
+            trunk = self.config.trunk_for(self.e164)
+            if trunk is None:
+                result = simulate_call(request, rng, self.config.now, self.config.time_scale,
+                                       self.config.seed)
+            else:
+                result = self._sip_call(request, trunk)
             try:
                 record_call(self.sessions, request, result)
             except Exception:  # the campaign actor (or the lease reaper) records it
@@ -181,6 +212,44 @@ class PhoneNumberActor:
                 self.active -= 1
                 if result is not None:
                     self.metrics.ended(request, result, self.active)
+                self.idle.notify_all()
+
+    def _sip_call(self, request: DialRequest, trunk: TrunkConfig) -> CallResult:
+        """One real call through this process's SIP engine (see ``actors.callflow``)."""
+        from actors.sipcalls import place_sip_call
+
+        return place_sip_call(self._engine(), request, trunk, self.config)
+
+    def _engine(self) -> Any:
+        with self.lock:
+            if self.engine is None:
+                from sip.engine import EngineConfig, SipEngine
+
+                self.engine = SipEngine(EngineConfig(bind_address=self.config.sip_bind,
+                                                     user_agent=f"dialer {self.e164}"))
+            return self.engine
+
+    def shutdown(self, timeout_s: float = 30.0) -> dict[str, Any]:
+        """Hang up every live call (a killed process sends no BYE), let the outcomes be
+        recorded, then tear the SIP engine down in pjsua2's order."""
+        with self.lock:
+            self.closing = True
+            engine = self.engine
+        if engine is not None:
+            engine.hangup_all()
+        deadline = time.monotonic() + timeout_s
+        with self.lock:
+            while self.active and time.monotonic() < deadline:
+                self.idle.wait(timeout=0.5)
+            left = self.active
+            self.engine = None
+        if engine is not None:
+            engine.shutdown()
+        return {"number": self.e164, "unfinished_calls": left}
+
+    def __ray_shutdown__(self) -> None:
+        """Ray's graceful exit hook (``ray.kill`` without ``no_restart`` skips it)."""
+        self.shutdown(timeout_s=10.0)
 
     def _publish_number_state(self) -> None:
         with self.sessions() as s:
@@ -227,7 +296,8 @@ class CampaignActor:
         self.loop = CampaignLoop(campaign_id, sessions=self.sessions, store=self.store,
                                  placer=RayPlacer(config), owner=f"campaign:{campaign_id}",
                                  rng=random.Random(config.seed), trunk_cps=config.trunk_cps,
-                                 lease=timedelta(seconds=config.lease_s))
+                                 lease=timedelta(seconds=config.lease_s),
+                                 abandon=AbandonSettings(limit=config.abandon_limit))
         self.stopped = threading.Event()
         self.ticks = 0
         self.placed = 0
@@ -267,10 +337,14 @@ class CampaignActor:
                 "ticks": self.ticks, "placed": self.placed, "completed": self.done,
                 "last_error": self.last_error}
 
-    def stop(self, timeout_s: float = 120.0) -> dict[str, Any]:
-        """Stop claiming, let calls in flight finish and record them, then stop."""
+    def halt(self) -> None:
+        """Stop claiming new contacts (calls in flight go on)."""
         self.stopped.set()
         self.thread.join(timeout=5)
+
+    def stop(self, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Stop claiming, let calls in flight finish and record them, then stop."""
+        self.halt()
         deadline = time.monotonic() + timeout_s
         while self.loop.in_flight and time.monotonic() < deadline:
             concurrent.futures.wait([i.future for i in self.loop.in_flight], timeout=1.0)
@@ -308,12 +382,25 @@ class Supervisor:
         """Every campaign actor's state."""
         return list(ray.get([h.state.remote() for h in self.campaigns.values()]))
 
-    def shutdown(self) -> None:
-        """Stop every campaign gracefully (calls in flight finish first)."""
+    def shutdown(self) -> dict[str, Any]:
+        """Stop gracefully: campaigns stop claiming, number actors hang up their calls
+        (BYE/CANCEL: a killed process sends none) and record the outcomes, campaigns
+        collect what is left, then every actor goes."""
+        ray.get([h.halt.remote() for h in self.campaigns.values()])
+        numbers: list[Any] = []
+        with self.sessions() as s:
+            names = [f"number:{n.e164}" for n in NumberRepo(s).list()]
+        for name in names:
+            try:
+                numbers.append(ray.get_actor(name, namespace=NAMESPACE))
+            except ValueError:
+                continue  # never placed a call: no actor
+        reports: list[dict[str, Any]] = list(ray.get([h.shutdown.remote() for h in numbers]))
         ray.get([h.stop.remote() for h in self.campaigns.values()])
-        for handle in self.campaigns.values():
+        for handle in [*self.campaigns.values(), *numbers]:
             ray.kill(handle, no_restart=True)
         self.campaigns.clear()
+        return {"unfinished_calls": sum(int(r["unfinished_calls"]) for r in reports)}
 
 
 def start_supervisor(config: RuntimeConfig) -> Any:

@@ -403,6 +403,18 @@ class SipEngine:
 
         return self._call(read)
 
+    def hangup_all(self) -> None:
+        """Hang up every call of this engine (CANCEL or BYE); each ends with its outcome.
+
+        For a graceful stop: a killed process sends no BYE and leaves callees on the line.
+        """
+        def run() -> None:
+            for call_id in list(self._states):
+                with contextlib.suppress(pj.Error):
+                    self._hangup(call_id, HangupBy.US, 0)
+
+        self._post(run)
+
     def active_calls(self) -> int:
         """Calls live or waiting in this engine."""
         return self._call(lambda: len(self._states))

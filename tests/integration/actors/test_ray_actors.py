@@ -135,3 +135,110 @@ def test_supervised_actors_survive_a_kill(ray_session: Any,
     assert ray.get(supervisor.reconcile.remote())["campaigns"] == []
     ray.get(supervisor.shutdown.remote())
     ray.kill(supervisor, no_restart=True)
+
+
+@pytest.fixture
+def sim_trunk(tmp_path: Path) -> Iterator[Any]:
+    from tests.integration.sip.harness import sim_trunk_starter
+
+    yield from sim_trunk_starter(tmp_path)
+
+
+def _sip_campaign(sessions: Sessions, now: datetime, phones: list[str], caller: str) -> int:
+    with sessions.begin() as s:
+        campaigns = CampaignRepo(s)
+        c = campaigns.create("Ray SIP", WHO, now, timezone="UTC",
+                             settings=t.CallSettings(
+                                 call_interval_s=5, max_concurrent_calls=4, max_retries=0,
+                                 ring_timeout_s=10, completion_timeout=timedelta(0),
+                                 machine_action=t.MachineAction.LEAVE_VOICEMAIL))
+        NumberRepo(s).add(caller, WHO, now)
+        NumberRepo(s).assign(c.id, caller, WHO, now)
+        ContactRepo(s).add_many(c.id, [NewContact(p) for p in phones],
+                                now - timedelta(minutes=1))
+        campaigns.set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
+        return c.id
+
+
+def test_number_actors_place_real_sip_calls_with_amd_agent_and_voicemail(
+        ray_session: Any, database: tuple[str, Sessions], sim_trunk: Any,
+        tmp_path: Path) -> None:
+    """The whole call path on Ray: campaign actor → number actor → pjsua2 → simulated
+    trunk; AMD on the answer; the scripted agent greets the human; the voicemail gets its
+    message after the beep; busy and decline come back as SIP outcomes."""
+    from actors.runtime import RuntimeConfig, start_supervisor
+    from sip.types import TrunkConfig
+
+    ray = ray_session
+    url, sessions = database
+    config = RuntimeConfig(database_url=url, trunk_cps=20.0, seed=5,
+                           clock_shift_s=_noon_in_new_york(), lease_s=300.0,
+                           trunk=TrunkConfig(host="127.0.0.1", port=sim_trunk.port),
+                           sip_bind="127.0.0.1", recordings_dir=str(tmp_path / "rec"))
+    # By last digit the simulated trunk answers: 0 human, 1 voicemail, 2 busy, 3 decline.
+    phones = [f"+1202555{200 + i:04d}" for i in range(4)]
+    campaign_id = _sip_campaign(sessions, config.now(), phones, "+14155550124")
+    supervisor = start_supervisor(config)
+    ray.get(supervisor.reconcile.remote())
+    done = _wait(lambda: len(_calls(sessions, campaign_id)) == 4 and all(
+        c.state == "ended" for c in _calls(sessions, campaign_id)), 150)
+    report = ray.get(supervisor.shutdown.remote())
+    ray.kill(supervisor, no_restart=True)
+    assert done, [(c.to_number, c.state) for c in _calls(sessions, campaign_id)]
+    assert report == {"unfinished_calls": 0}
+    calls = {c.to_number[-1]: c for c in _calls(sessions, campaign_id)}
+    human, machine, busy, decline = (calls[d] for d in "0123")
+    assert (busy.answer_status, busy.sip_status) == ("busy", 486)
+    assert (decline.answer_status, decline.sip_status) == ("rejected", 603)
+    assert human.sip_status == machine.sip_status == 200
+    assert human.answer_status == "human", (human.amd_label, human.amd_confidence)
+    assert human.conversation
+    assert human.transcript[0]["role"] == "agent"
+    assert human.greet_delay_ms is not None
+    assert human.abandoned == (human.greet_delay_ms > 2000)
+    assert human.recording_path is not None
+    assert Path(human.recording_path).stat().st_size > 8000 * 2  # > 1 s of audio
+    assert machine.answer_status == "machine"
+    assert machine.beep_ms is not None
+    assert machine.voicemail_left
+    # The trunk's ground truth agrees, and the callee heard us hang up (not a timeout).
+    truth = {line["number"][-1]: line for line in sim_trunk.truth_lines()}
+    assert {d: truth[d]["truth"] for d in "0123"} == {
+        "0": "human", "1": "machine", "2": "busy", "3": "rejected"}
+    assert truth["0"]["ended_by"] == "caller"
+    assert truth["1"]["ended_by"] == "caller"
+    with sessions() as s:
+        statuses = ContactRepo(s).status_counts(campaign_id)
+    assert sum(statuses.values()) == 4
+    assert not statuses.get(t.ContactStatus.DIALING)
+
+
+def test_shutdown_hangs_up_calls_in_flight_and_records_them(
+        ray_session: Any, database: tuple[str, Sessions], sim_trunk: Any) -> None:
+    from actors.runtime import RuntimeConfig, start_supervisor
+    from sip.types import TrunkConfig
+
+    ray = ray_session
+    url, sessions = database
+    config = RuntimeConfig(database_url=url, trunk_cps=20.0, seed=6,
+                           clock_shift_s=_noon_in_new_york(), lease_s=300.0,
+                           trunk=TrunkConfig(host="127.0.0.1", port=sim_trunk.port),
+                           sip_bind="127.0.0.1")
+    # Ending in 4: the callee's phone rings for two minutes.
+    campaign_id = _sip_campaign(sessions, config.now(), ["+12025550304"], "+14155550125")
+    with sessions.begin() as s:
+        CampaignRepo(s).update(campaign_id, WHO, config.now(), ring_timeout_s=60)
+    supervisor = start_supervisor(config)
+    ray.get(supervisor.reconcile.remote())
+    assert _wait(lambda: len(_calls(sessions, campaign_id)) == 1, 60)
+    time.sleep(2.0)  # the INVITE is out and ringing
+    started = time.monotonic()
+    report = ray.get(supervisor.shutdown.remote())
+    ray.kill(supervisor, no_restart=True)
+    assert time.monotonic() - started < 30  # did not wait out the ring timeout
+    assert report == {"unfinished_calls": 0}
+    [call] = _calls(sessions, campaign_id)
+    assert call.state == "ended"
+    assert (call.answer_status, call.sip_status) == ("no_answer", 487)
+    assert _wait(lambda: len(sim_trunk.truth_lines()) == 1, 10)
+    assert sim_trunk.truth_lines()[0]["sip_status"] == 487

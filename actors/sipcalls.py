@@ -1,0 +1,88 @@
+"""A number actor's real call: the campaign's request through ``sip/`` and back as the
+``CallResult`` the campaign loop records.
+
+The flow itself (AMD, agent, voicemail) is ``actors.callflow``; this module picks the
+agent, the recording path and turns engine trouble into an outcome, so a call that
+could not be placed is a recorded failure, never a lost one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from actors.callflow import FlowResult, FlowSettings, run_call
+from actors.campaign_loop import CallResult, DialRequest
+from agent.base import AgentProfile, VoiceAgent
+from agent.scripted import ScriptedAgent, voicemail_message
+from campaigns import types as t
+from sip.types import DialRequest as SipDialRequest
+from sip.types import SipError, TrunkConfig
+
+if TYPE_CHECKING:
+    from actors.runtime import RuntimeConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PROFILE = AgentProfile(name="scripted")
+
+
+def agent_for(request: DialRequest, config: RuntimeConfig) -> VoiceAgent:
+    """The campaign's agent: the scripted one (OpenAI Realtime when configured)."""
+    return ScriptedAgent(request.agent or DEFAULT_PROFILE)
+
+
+def recording_path(config: RuntimeConfig, request: DialRequest) -> str | None:
+    """``<recordings>/<campaign>/<call id>.wav`` (directories made on demand)."""
+    if not config.recordings_dir:
+        return None
+    folder = Path(config.recordings_dir) / str(request.campaign_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / f"{request.call_id}.wav")
+
+
+def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
+                   config: RuntimeConfig, *, settings: FlowSettings | None = None
+                   ) -> CallResult:
+    """Place ``request`` through ``engine`` and report it as a ``CallResult``."""
+    from amd_model.api import load_detector
+
+    started_wall = config.now()
+    started = time.monotonic()
+    try:
+        sip_request = SipDialRequest(to=request.to, caller_id=request.caller_id,
+                                     ring_timeout_s=float(request.ring_timeout_s), trunk=trunk,
+                                     record_path=recording_path(config, request))
+        flow = run_call(engine, sip_request, detector_factory=load_detector,
+                        agent=agent_for(request, config),
+                        machine_action=request.machine_action,
+                        voicemail=lambda: voicemail_message(request.agent),
+                        settings=settings or FlowSettings(agent_max_s=config.agent_max_s))
+    except (SipError, TimeoutError) as exc:
+        log.warning("call could not be placed", extra={"call": request.call_id},
+                    exc_info=exc)
+        return CallResult(t.AnswerStatus.FAILED, sip_reason=f"{type(exc).__name__}: {exc}"[:200],
+                          ended_at=config.now())
+    return to_result(flow, started_wall, time.monotonic() - started, config)
+
+
+def to_result(flow: FlowResult, started_wall: Any, elapsed_s: float,
+              config: RuntimeConfig) -> CallResult:
+    """The flow's outcome in the terms of the call row."""
+    outcome = flow.outcome
+    answered_at = (started_wall + timedelta(seconds=flow.answered_after_s)
+                   if flow.answered_after_s is not None else None)
+    return CallResult(
+        answer_status=flow.answer_status, sip_status=outcome.sip_status or None,
+        sip_reason=outcome.sip_reason[:200] or None, answered_at=answered_at,
+        ring_ms=outcome.ring_ms, talk_ms=outcome.talk_ms,
+        hangup_by=outcome.hangup_by.value if outcome.hangup_by else None,
+        conversation=flow.conversation, amd_label=flow.amd_label,
+        amd_confidence=flow.amd_confidence, amd_decision_ms=flow.amd_decision_ms,
+        beep_ms=flow.beep_ms, recording_path=outcome.recording_path,
+        transcript=flow.transcript, greet_delay_ms=flow.greet_delay_ms,
+        abandoned=flow.abandoned, voicemail_left=flow.voicemail_left,
+        ended_at=max(config.now(), started_wall + timedelta(seconds=elapsed_s)))
