@@ -39,7 +39,13 @@ from campaigns.health import (
     check_breaker,
 )
 from campaigns.lifecycle import ContactProgress, apply_outcome
-from campaigns.pacing import PacingState, dial_finished, dial_started, next_dial_slot
+from campaigns.pacing import (
+    PacingState,
+    dial_finished,
+    dial_started,
+    free_lines,
+    next_dial_slot,
+)
 from campaigns.phones import mask
 from campaigns.retry import DNC_REASON
 from campaigns.rotation import RotationState, choose_number, eligible
@@ -190,7 +196,7 @@ class CampaignLoop:
             report.reasons.append("campaign closed")
             report.next_tick_at = opens
             return report
-        blocked = self._no_number_reason(campaign, now)
+        lines, blocked = self._usable_lines(campaign, now)
         if blocked is not None:
             # No caller ID may dial (all capped, disabled or excluded): claim nothing,
             # look again in a while or when the campaign's day rolls over.
@@ -200,7 +206,7 @@ class CampaignLoop:
             return report
         queue_empty = False
         while True:
-            slot = next_dial_slot(self.pacing, campaign.settings, now)
+            slot = next_dial_slot(self.pacing, campaign.settings, now, lines)
             if slot is None:
                 break  # at the concurrency cap: the next call to end wakes the loop
             if slot > now:
@@ -251,10 +257,19 @@ class CampaignLoop:
                 return self._release(s, claim, check.retry_at, check.reason, now)
             day = _local_day(now, campaign.timezone)
             numbers = [a.number for a in NumberRepo(s).for_campaign(campaign.id, today=day)]
+            # The call interval spaces each number's dials: rotate among the free ones.
+            free = set(free_lines(self.pacing, campaign.settings, now,
+                                  [n.id for n in numbers]))
+            ready = [n for n in numbers if n.id in free]
             try:
-                pick = choose_number(numbers, campaign.rotation, self.rotation,
+                pick = choose_number(ready, campaign.rotation, self.rotation,
                                      callee=claim.phone, rng=self.rng)
             except NoNumberAvailable as exc:
+                if len(ready) < len(numbers):  # the others only wait out their interval
+                    slot = next_dial_slot(self.pacing, campaign.settings, now,
+                                          [n.id for n in numbers if n.id not in free])
+                    retry = max(slot or now, now + timedelta(seconds=1))
+                    return self._release(s, claim, retry, "every free number is busy", now)
                 return self._release(s, claim, now + NO_NUMBER_BACKOFF, exc.reason, now)
             if not NumberRepo(s).count_call(pick.number.id, day,
                                             campaign.rotation.max_calls_per_number_per_day):
@@ -279,7 +294,7 @@ class CampaignLoop:
                                     "to": mask(claim.phone), "from": mask(pick.number.e164)})
         future = self.placer.place(request)
         self.in_flight.append(_InFlight(claim, request, future, campaign.settings))
-        self.pacing = dial_started(self.pacing, now)
+        self.pacing = dial_started(self.pacing, now, pick.number.id)
         return True, "placed"
 
     def _release(self, s: Session, claim: Claim, retry_at: datetime | None, reason: str,
@@ -351,12 +366,13 @@ class CampaignLoop:
                                                    "reason": verdict.reason})
         self._event("auto_pause", {"campaign_id": self.campaign_id, "reason": verdict.reason})
 
-    def _no_number_reason(self, campaign: t.Campaign, now: datetime) -> str | None:
+    def _usable_lines(self, campaign: t.Campaign, now: datetime) -> tuple[list[int], str | None]:
+        """The numbers that may dial today (their ids: the pacing lines), or why none."""
         day = _local_day(now, campaign.timezone)
         with self.sessions() as s:
             numbers = [a.number for a in NumberRepo(s).for_campaign(campaign.id, today=day)]
         usable, reason = eligible(numbers, campaign.rotation)
-        return None if usable else reason
+        return [n.id for n in usable], (None if usable else reason)
 
     def _nothing_left(self, campaign: t.Campaign) -> bool:
         with self.sessions() as s:

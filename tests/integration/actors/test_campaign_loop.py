@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -293,3 +294,26 @@ def test_too_many_abandoned_live_answers_pause_the_campaign_and_alert(
     [alert] = [a for a in alerts.poll() if a.kind is AlertKind.AUTO_PAUSE]
     assert alert.reason == (f"abandon rate {abandoned / live:.1%} ({abandoned} of {live} "
                             "live answers in 24 h) is above 3%")
+
+
+def test_the_call_interval_spaces_each_number_so_more_numbers_dial_more(
+        sessions: Sessions) -> None:
+    cid = _setup(sessions, EAST[:8], concurrent=8)
+    with sessions.begin() as s:
+        for e164 in ("+14155550101", "+14155550102"):
+            NumberRepo(s).add(e164, WHO, MONDAY_NOON_NY)
+            NumberRepo(s).assign(cid, e164, WHO, MONDAY_NOON_NY)
+    placer = ManualPlacer()
+    loop = _loop(sessions, cid, placer)
+    first = loop.tick(MONDAY_NOON_NY)
+    assert first.placed == 3  # one per number, at once
+    assert sorted(r.caller_id for r, _ in placer.calls) == [
+        "+14155550100", "+14155550101", "+14155550102"]
+    assert first.next_tick_at == MONDAY_NOON_NY + timedelta(seconds=5)
+    assert loop.tick(MONDAY_NOON_NY + timedelta(seconds=4)).placed == 0
+    assert loop.tick(MONDAY_NOON_NY + timedelta(seconds=5)).placed == 3
+    by_number: dict[str, list[datetime]] = {}
+    for request, _ in placer.calls:
+        by_number.setdefault(request.caller_id, []).append(request.started_at)
+    assert all(b - a >= timedelta(seconds=5) for times in by_number.values()
+               for a, b in itertools.pairwise(times))

@@ -14,6 +14,7 @@ from campaigns.pacing import (
     PacingState,
     dial_finished,
     dial_started,
+    free_lines,
     may_dial,
     next_dial_slot,
     slots_free,
@@ -88,3 +89,43 @@ def test_greedy_dialer_respects_interval_and_cap(
         assert 0 <= state.in_flight <= cap
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert all(g >= timedelta(seconds=interval) for g in gaps)
+
+
+def test_the_interval_spaces_each_line_not_the_campaign() -> None:
+    cfg = CallSettings(call_interval_s=30, max_concurrent_calls=10)
+    state = dial_started(PacingState(), NOW, line=1)
+    assert free_lines(state, cfg, NOW, [1, 2, 3]) == [2, 3]
+    assert next_dial_slot(state, cfg, NOW, lines=[1, 2]) == NOW
+    state = dial_started(dial_started(state, NOW, line=2), NOW + timedelta(seconds=5), line=3)
+    assert next_dial_slot(state, cfg, NOW + timedelta(seconds=6), lines=[1, 2, 3]) == (
+        NOW + timedelta(seconds=30))
+    assert free_lines(state, cfg, NOW + timedelta(seconds=30), [1, 2, 3]) == [1, 2]
+    assert next_dial_slot(PacingState(), cfg, NOW, lines=[]) is None
+
+
+@settings(deadline=None)
+@given(
+    interval=st.sampled_from([5, 10, 30]),
+    cap=st.integers(1, 6),
+    n_lines=st.integers(1, 4),
+    ops=st.lists(st.tuples(st.booleans(), st.integers(0, 40)), max_size=60),
+)
+def test_greedy_dialer_per_line_respects_each_lines_interval_and_the_cap(
+    interval: int, cap: int, n_lines: int, ops: list[tuple[bool, int]]
+) -> None:
+    cfg = CallSettings(call_interval_s=interval, max_concurrent_calls=cap)
+    lines = list(range(n_lines))
+    state, now = PacingState(), NOW
+    starts: dict[int, list[datetime]] = {line: [] for line in lines}
+    for finish, advance in ops:
+        now += timedelta(seconds=advance)
+        if finish:
+            state = dial_finished(state)
+            continue
+        while may_dial(state, cfg, now, lines):
+            line = free_lines(state, cfg, now, lines)[0]
+            state = dial_started(state, now, line)
+            starts[line].append(now)
+        assert 0 <= state.in_flight <= cap
+    for times in starts.values():
+        assert all(b - a >= timedelta(seconds=interval) for a, b in itertools.pairwise(times))
