@@ -74,7 +74,11 @@ log = logging.getLogger(__name__)
 
 SYSTEM = Who("dialer", "system")
 LEASE = timedelta(minutes=15)
-"""How long a claim lives; longer than any call, so only a dead dialer's claims expire."""
+"""How long a claim lives; longer than any call, so only a dead dialer's claims expire.
+
+Two phases: ``lease`` covers claim → call row (milliseconds, unless the dialer died:
+then the contact goes back to the queue when it expires), ``call_lease`` is set with the
+call row and must outlast the longest call (ring, AMD, the agent's talk, a voicemail)."""
 NO_NUMBER_BACKOFF = timedelta(minutes=15)
 HOUSEKEEPING_EVERY = timedelta(seconds=30)
 """How often a loop reaps expired leases and completes Called contacts."""
@@ -149,7 +153,8 @@ class CampaignLoop:
     def __init__(self, campaign_id: int, *, sessions: sessionmaker[Session],
                  store: CoordinationStore, placer: CallPlacer, owner: str,
                  rng: random.Random | None = None, trunk_cps: float = 10.0,
-                 lease: timedelta = LEASE, breaker: BreakerSettings = DEFAULT_BREAKER,
+                 lease: timedelta = LEASE, call_lease: timedelta = LEASE,
+                 breaker: BreakerSettings = DEFAULT_BREAKER,
                  abandon: AbandonSettings = DEFAULT_ABANDON,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.campaign_id = campaign_id
@@ -160,6 +165,7 @@ class CampaignLoop:
         self.rng = rng or random.Random()
         self.trunk_cps = trunk_cps
         self.lease = lease
+        self.call_lease = call_lease
         self.breaker = breaker
         self.abandon = abandon
         self._last_abandon_check: datetime | None = None
@@ -280,6 +286,7 @@ class CampaignLoop:
             call_id = CallRepo(s).start(CallStart(
                 campaign.id, claim.campaign_contact_id, claim.token, claim.attempts + 1,
                 pick.number.id, pick.number.e164, claim.phone), now)
+            ClaimRepo(s).extend(claim, now + self.call_lease)
         # The call row is committed: only now may the INVITE leave.
         request = DialRequest(call_id=call_id, campaign_id=campaign.id,
                               campaign_contact_id=claim.campaign_contact_id,

@@ -56,6 +56,9 @@ class RuntimeConfig:
     seed: int = 7
     clock_shift_s: float = 0.0
     lease_s: float = 900.0
+    """A claim's lease until its call row is written (then ``call_lease_s``)."""
+    call_lease_s: float = 900.0
+    """A claim's lease once its call is under way: longer than any call."""
     """Seconds added to the wall clock (demos and tests that must run at a set hour)."""
     sip_resource: str | None = None
     """A custom Ray resource number actors need (SIP-capable nodes, ray_cluster.yaml)."""
@@ -297,6 +300,7 @@ class CampaignActor:
                                  placer=RayPlacer(config), owner=f"campaign:{campaign_id}",
                                  rng=random.Random(config.seed), trunk_cps=config.trunk_cps,
                                  lease=timedelta(seconds=config.lease_s),
+                                 call_lease=timedelta(seconds=config.call_lease_s),
                                  abandon=AbandonSettings(limit=config.abandon_limit))
         self.stopped = threading.Event()
         self.ticks = 0

@@ -285,6 +285,16 @@ class ClaimRepo:
         if not getattr(result, "rowcount", 0):
             raise StaleClaim(claim.campaign_contact_id, claim.token)
 
+    def extend(self, claim: Claim, until: datetime) -> None:
+        """Stretch a current claim's lease (a call is now under way on it)."""
+        result = self.session.execute(
+            update(m.CampaignContact)
+            .where(self._fenced(claim.campaign_contact_id, claim.token))
+            .values(lease_expires_at=until)
+            .execution_options(synchronize_session=False))
+        if not getattr(result, "rowcount", 0):
+            raise StaleClaim(claim.campaign_contact_id, claim.token)
+
     def finish(self, claim_id: int, token: int, *, status: t.ContactStatus, attempts: int,
                due_at: datetime, now: datetime, completion_due_at: datetime | None = None,
                final_reason: str | None = None, trunk_failures: int | None = None) -> None:

@@ -317,3 +317,16 @@ def test_the_call_interval_spaces_each_number_so_more_numbers_dial_more(
         by_number.setdefault(request.caller_id, []).append(request.started_at)
     assert all(b - a >= timedelta(seconds=5) for times in by_number.values()
                for a, b in itertools.pairwise(times))
+
+
+def test_a_claim_gets_the_long_call_lease_once_its_call_row_is_written(
+        sessions: Sessions) -> None:
+    cid = _setup(sessions, EAST[:1])
+    loop = CampaignLoop(cid, sessions=sessions, store=MemoryStore(), placer=ManualPlacer(),
+                        owner="loop-1", trunk_cps=1000.0, lease=timedelta(seconds=30),
+                        call_lease=timedelta(minutes=6))
+    assert loop.tick(MONDAY_NOON_NY).placed == 1
+    with sessions() as s:
+        expires = s.scalar(select(m.CampaignContact.lease_expires_at)
+                           .where(m.CampaignContact.campaign_id == cid))
+    assert expires == MONDAY_NOON_NY + timedelta(minutes=6)

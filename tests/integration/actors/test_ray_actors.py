@@ -105,7 +105,8 @@ def test_supervised_actors_survive_a_kill(ray_session: Any,
     ray = ray_session
     url, sessions = database
     config = RuntimeConfig(database_url=url, trunk_cps=50.0, time_scale=0.002, seed=3,
-                           clock_shift_s=_noon_in_new_york(), lease_s=20.0)
+                           clock_shift_s=_noon_in_new_york(), lease_s=20.0,
+                           call_lease_s=20.0)
     campaign_id = _campaign(sessions, config.now())
     supervisor = start_supervisor(config)
     assert ray.get(supervisor.reconcile.remote())["campaigns"] == [campaign_id]
