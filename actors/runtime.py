@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import random
 import threading
 import time
@@ -259,6 +260,10 @@ class PhoneNumberActor:
             row = NumberRepo(s).row(self.e164)
             self.metrics.number_state(self.e164, row.spam_score, row.calls_today)
 
+    def pid(self) -> int:
+        """The actor's worker process (for ``dialer demo --chaos``)."""
+        return os.getpid()
+
     def state(self) -> dict[str, Any]:
         """What the Ray dashboard and ``dialer status`` show."""
         return {"number": self.e164, "active_calls": self.active, "placed": self.placed,
@@ -334,6 +339,10 @@ class CampaignActor:
                                         return_when=concurrent.futures.FIRST_COMPLETED)
             else:
                 self.stopped.wait(wait)
+
+    def pid(self) -> int:
+        """The actor's worker process (for ``dialer demo --chaos``)."""
+        return os.getpid()
 
     def state(self) -> dict[str, Any]:
         """Custom state for the dashboard: in flight, ticks, calls placed, last error."""

@@ -1007,21 +1007,35 @@ def audit_cmd(app: App, limit: int, as_json: bool) -> None:
 
 
 @cli.command("demo")
-@click.option("--contacts", "n_contacts", type=click.IntRange(1, 100_000), default=200,
-              show_default=True)
-@click.option("--numbers", "n_numbers", type=click.IntRange(1, 100), default=4,
-              show_default=True)
-@click.option("--chaos", is_flag=True, help="Inject faults (needs the actors issue).")
+@click.option("--contacts", "n_contacts", type=click.IntRange(1, 100_000), default=None,
+              help="Contacts to call [default: 60; 200 with --simulated].")
+@click.option("--numbers", "n_numbers", type=click.IntRange(1, 50), default=4,
+              show_default=True, help="Caller-ID numbers (one number actor each).")
+@click.option("--chaos", is_flag=True,
+              help="SIGKILL campaign and number actor processes at random moments.")
+@click.option("--simulated", is_flag=True,
+              help="Campaign logic only, on a simulated clock: no Ray, no SIP (seconds).")
+@click.option("--ray-dashboard", is_flag=True, help="Start Ray's dashboard (127.0.0.1).")
 @click.option("--seed", type=int, default=7, show_default=True)
 @json_option
 @pass_app
-def demo_cmd(app: App, n_contacts: int, n_numbers: int, chaos: bool, seed: int,
-             as_json: bool) -> None:
-    """Run a whole campaign on embedded defaults and show the dashboard."""
-    from dialer.demo import run_demo
+def demo_cmd(app: App, n_contacts: int | None, n_numbers: int, chaos: bool, simulated: bool,
+             ray_dashboard: bool, seed: int, as_json: bool) -> None:
+    """Run a whole campaign on embedded defaults, live, and show the dashboard.
 
-    summary = run_demo(n_contacts=n_contacts, n_numbers=n_numbers, chaos=chaos, seed=seed,
-                       quiet=as_json)
+    SQLite, a local Ray (127.0.0.1), one number actor per caller ID placing real SIP
+    calls to a built-in simulated trunk, AMD, the scripted agent and voicemail drops.
+    """
+    if simulated:
+        from dialer.demo_simulated import run_simulated_demo
+
+        summary = run_simulated_demo(n_contacts=n_contacts or 200, n_numbers=n_numbers,
+                                     chaos=chaos, seed=seed, quiet=as_json)
+    else:
+        from dialer.demo import run_demo
+
+        summary = run_demo(n_contacts=n_contacts or 60, n_numbers=n_numbers, chaos=chaos,
+                           seed=seed, quiet=as_json, ray_dashboard=ray_dashboard)
     if as_json:
         sys.stdout.flush()
     emit(summary)

@@ -1,39 +1,60 @@
-"""``dialer demo``: a whole campaign on embedded defaults, on a simulated clock.
+"""``dialer demo``: a whole campaign on embedded defaults, for real, on one machine.
 
-Until the SIP, AMD and actors issues land, the demo runs the real domain decisions and
-the real storage (SQLite under ``var/``) in one process, against *simulated callees*:
-each contact is a seeded persona (human, voicemail, busy, no answer, reject, invalid)
-whose answer is drawn where a SIP call will later be placed. Everything else is what
-production runs: the atomic claim with fencing, the callee's calling window, business
-hours, rotation with daily caps, the retry policy, the completion timeout, the rollup
-and the dashboard. The summary says what is still simulated.
+What runs is what production runs:
+
+- SQLite under ``var/`` (migrated), the source of truth;
+- a local Ray bound to 127.0.0.1 with the supervisor, one campaign actor and one number
+  actor per caller ID (each its own worker process owning a pjsua2 endpoint), and the
+  in-cluster coordination store (a Ray actor);
+- the simulated trunk: one ``dialer sim-trunk`` process per caller ID (pjsua2 takes four
+  calls per process); callees answer by a seeded, realistic mix of scenarios (humans,
+  voicemails with beeps, busy, no answer, rejects, silence, fax, early media, invalid
+  numbers) and log the ground truth;
+- AMD on every answered call, the scripted agent greeting the humans, the campaign's
+  voicemail after the beep, recordings under ``var/recordings``.
+
+The actors live at a weekday noon in New York (their clock is shifted), so business
+hours and the callees' calling windows are open whenever the demo runs. ``--chaos``
+SIGKILLs campaign and number actor processes at random moments; the figures at the end
+(double dials, lost outcomes) come from the database. ``--simulated`` runs the campaign
+logic alone on a simulated clock (``dialer.demo_simulated``).
 """
 
 from __future__ import annotations
 
-import itertools
+import json
+import os
 import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
 import time as wall
-from concurrent.futures import Future
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import phonenumbers
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
-from actors.simcalls import plan_call
 from campaigns import types as t
+from campaigns.lifecycle import FINAL_CONTACT_STATUSES
 from campaigns.schedule import Schedule, parse_weekly, schedule_to_dict
+from dialer.demo_support import campaign_figures, demo_numbers
 from storage import models as m
-from storage.coordination import MemoryStore
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.repos import (
+    AgentRepo,
     CampaignRepo,
     ContactRepo,
     NewContact,
@@ -43,91 +64,128 @@ from storage.repos import (
 )
 from storage.services import dashboard
 
-DEMO_DB = Path("var") / "demo.sqlite3"
+DATA = Path("var")
+DEMO_DB = DATA / "demo.sqlite3"
 WHO = Who("demo", "demo")
-MISSING = ("SIP calls through pjsua2 and the simulated trunk (SIP issue)",
-           "ML answering-machine detection on call audio (AMD issue)",
-           "Ray actors per campaign and per number: the campaign loop runs in-process "
-           "(actors issue)",
-           "voice agent and LLM judging (agent issue)")
+ZONE = "America/New_York"
 
-# Area codes from several US time zones, so the callee's calling window matters.
-_AREAS = ("202", "212", "305", "312", "415", "503", "602", "702", "713", "808", "907",
-          "617", "404", "206", "303", "214", "720", "919", "512", "615")
-def demo_numbers(count: int, offset: int = 0) -> list[str]:
-    """``count`` valid, distinct US numbers (555-01xx in many area codes)."""
-    out: list[str] = []
-    for i in range(offset, offset + count * 4):
-        area = _AREAS[i % len(_AREAS)]
-        block = i // len(_AREAS)
-        exchange, line = 555, 100 + block % 100
-        if block >= 100:
-            exchange, line = 200 + block // 100, 1000 + block % 100
-        candidate = f"+1{area}{exchange:03d}{line:04d}"
-        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
-            out.append(candidate)
-        if len(out) == count:
-            return out
-    raise ValueError(f"could not make {count} demo numbers")
+SCENARIO_MIX: dict[str, int] = {
+    "human": 30, "human_twice": 5, "early_media": 3, "voicemail": 27, "hangup_greeting": 3,
+    "busy": 8, "decline": 5, "no_answer": 10, "silence": 4, "fax": 2, "invalid": 3,
+}
+"""How the demo's callees answer (weights): roughly what an outbound list gets."""
+
+FIRST_MESSAGE = ("Hi, this is Ava calling from Acme Solar. We are offering free roof "
+                 "assessments this month. Would you like to hear more?")
+VOICEMAIL = ("Hi, this is Ava from Acme Solar about a free roof assessment. Please call "
+             "us back at your convenience. Thank you, goodbye.")
 
 
-def run_demo(*, n_contacts: int = 200, n_numbers: int = 4, chaos: bool = False, seed: int = 7,
-             quiet: bool = False, db_path: Path = DEMO_DB) -> dict[str, Any]:
+@dataclass
+class Chaos:
+    """Kills actor processes with SIGKILL at random moments (``--chaos``)."""
+
+    rng: random.Random
+    kills: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self, campaign_id: int, numbers: list[str], ray: Any,
+            done: Callable[[], float]) -> None:
+        """Until ``stop`` or 85 % done: every 5-12 s, kill the campaign actor or a number
+        actor (each restarts by itself: ``max_restarts``)."""
+        while not self.stop.wait(self.rng.uniform(5.0, 12.0)):
+            if done() >= 0.85:
+                return
+            name = (f"campaign:{campaign_id}" if self.rng.random() < 0.4
+                    else f"number:{self.rng.choice(numbers)}")
+            try:
+                actor = ray.get_actor(name, namespace="dialer")
+                pid = int(ray.get(actor.pid.remote(), timeout=10))
+                os.kill(pid, signal.SIGKILL)
+            except Exception as exc:  # not started yet, or already restarting
+                self.kills.append(f"{name}: not killed ({type(exc).__name__})")
+                continue
+            self.kills.append(f"{name} (pid {pid})")
+
+
+def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, seed: int = 7,
+             quiet: bool = False, ray_dashboard: bool = False,
+             db_path: Path = DEMO_DB) -> dict[str, Any]:
     """Run the demo campaign to completion and return the summary (CONTRACTS.md)."""
     started = wall.monotonic()
-    err = Console(stderr=True, highlight=False, quiet=quiet)
+    err = Console(stderr=True, highlight=False)
     out = Console(highlight=False, quiet=quiet)
     rng = random.Random(seed)
+    sessions = _fresh_database(db_path)
+    shift = _noon_shift()
+    now = datetime.now(UTC) + timedelta(seconds=shift)
+    callers = demo_numbers(n_numbers, offset=7919)
+    phones = demo_numbers(n_contacts)
+    scenarios = {p: rng.choices(list(SCENARIO_MIX), weights=list(SCENARIO_MIX.values()))[0]
+                 for p in phones}
+    campaign_id = _seed(sessions, phones, callers, now, rng)
+    run_dir = Path(tempfile.mkdtemp(prefix="dialer-demo-"))
+    err.print(f"[bold]dialer demo[/]: {n_contacts} contacts, {n_numbers} numbers, "
+              f"SQLite at {db_path}; actors' clock {now.astimezone(ZoneInfo(ZONE)):%a %H:%M} "
+              "in New York")
+    with _sim_trunks(len(callers), scenarios, run_dir, err) as trunks:
+        err.print("starting Ray (local, 127.0.0.1) …")
+        ray = _start_ray(run_dir, ray_dashboard, err)
+        try:
+            kills = _dial(ray, sessions, campaign_id, db_path, trunks, callers, shift, chaos,
+                          rng, n_contacts, err)
+        finally:
+            ray.shutdown()
+    summary = _summary(sessions, campaign_id, n_contacts, trunks_truth(run_dir), shift,
+                       started, kills)
+    if not quiet:
+        from dialer.render import print_dashboard
+
+        c, d = dashboard(sessions, campaign_id)
+        print_dashboard(c, d, out)
+        _print_call_table(sessions, campaign_id, summary, out)
+    return summary
+
+
+# --- set-up ------------------------------------------------------------------------------
+
+def _fresh_database(db_path: Path) -> sessionmaker[Session]:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     engine = make_engine(f"sqlite:///{db_path}")
     upgrade(engine)
-    sessions = session_factory(engine)
-    clock = datetime(2026, 12, 7, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
-    campaign_id = _seed(sessions, n_contacts, n_numbers, clock, rng)
-    err.print(f"[bold]dialer demo[/]: {n_contacts} contacts, {n_numbers} numbers, "
-              f"SQLite at {db_path}, simulated clock from {clock:%a %Y-%m-%d %H:%M} UTC")
-    if chaos:
-        err.print("[yellow]--chaos needs the actors issue (actor kills); running without it")
-    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TextColumn("{task.fields[now]}"), TimeElapsedColumn(),
-                  console=err, transient=False, disable=quiet) as progress:
-        task = progress.add_task("dialling", total=n_contacts, now="")
-        clock = _run(sessions, campaign_id, seed, clock, rng,
-                     lambda done, at: progress.update(task, completed=done,
-                                                      now=f"{at:%a %H:%M} UTC"))
-    summary = _summary(sessions, campaign_id, n_contacts, started)
-    c, d = dashboard(sessions, campaign_id)
-    if not quiet:
-        from dialer.render import print_dashboard
-
-        print_dashboard(c, d, out)
-        out.print("[dim]Simulated in this build: " + "; ".join(MISSING) + ".[/]")
-    engine.dispose()
-    return summary
+    return session_factory(engine)
 
 
-def _seed(sessions: sessionmaker[Session], n_contacts: int, n_numbers: int, now: datetime,
-          rng: random.Random) -> int:
-    phones = demo_numbers(n_contacts)
-    callers = demo_numbers(n_numbers, offset=7919)
+def _noon_shift() -> float:
+    """Seconds that move the wall clock to the coming Tuesday 12:00 in New York."""
+    now = datetime.now(UTC)
+    local = now.astimezone(ZoneInfo(ZONE))
+    days = (1 - local.weekday()) % 7
+    noon = (local + timedelta(days=days)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return (noon - now).total_seconds()
+
+
+def _seed(sessions: sessionmaker[Session], phones: list[str], callers: list[str],
+          now: datetime, rng: random.Random) -> int:
     with sessions.begin() as s:
-        settings = t.CallSettings(call_interval_s=5, ring_timeout_s=25, max_retries=2,
-                                  retry_interval=timedelta(hours=2),
-                                  completion_timeout=timedelta(hours=1),
-                                  max_concurrent_calls=4)
-        rotation = t.RotationSettings(strategy=t.RotationStrategy.LOCAL_PRESENCE,
-                                      max_calls_per_number_per_day=max(
-                                          20, n_contacts // max(1, n_numbers)))
-        c = CampaignRepo(s).create("Demo", WHO, now, timezone="America/New_York",
-                                   settings=settings, rotation=rotation,
-                                   notes="dialer demo: simulated callees")
-        hours = Schedule(timezone="America/New_York",
-                         windows=parse_weekly("mon-fri 09:00-20:00; sat 10:00-16:00"))
-        sid = ScheduleRepo(s).create("Demo hours", "America/New_York",
-                                     schedule_to_dict(hours), WHO, now)
-        CampaignRepo(s).update(c.id, WHO, now, schedule_id=sid)
+        settings = t.CallSettings(call_interval_s=5, ring_timeout_s=15, max_retries=1,
+                                  retry_interval=timedelta(minutes=1),
+                                  completion_timeout=timedelta(0),
+                                  max_concurrent_calls=3 * len(callers),
+                                  machine_action=t.MachineAction.LEAVE_VOICEMAIL)
+        rotation = t.RotationSettings(strategy=t.RotationStrategy.ROUND_ROBIN,
+                                      max_calls_per_number_per_day=1000)
+        campaigns = CampaignRepo(s)
+        c = campaigns.create("Demo", WHO, now, timezone=ZONE, settings=settings,
+                             rotation=rotation, notes="dialer demo: simulated trunk")
+        agent = AgentRepo(s).create("Ava (scripted)", WHO, now, first_message=FIRST_MESSAGE,
+                                    voicemail_message=VOICEMAIL,
+                                    instructions="Offer a free roof assessment.")
+        hours = Schedule(timezone=ZONE, windows=parse_weekly("mon-fri 09:00-20:00"))
+        sid = ScheduleRepo(s).create("Demo hours", ZONE, schedule_to_dict(hours), WHO, now)
+        campaigns.update(c.id, WHO, now, schedule_id=sid, agent_id=agent)
         numbers = NumberRepo(s)
         for e164 in callers:
             numbers.add(e164, WHO, now, friendly_name=f"Demo {e164[2:5]}-{e164[-4:]}")
@@ -135,83 +193,273 @@ def _seed(sessions: sessionmaker[Session], n_contacts: int, n_numbers: int, now:
         priorities = (t.Priority.HIGH, t.Priority.NORMAL, t.Priority.NORMAL, t.Priority.LOW)
         ContactRepo(s).add_many(c.id, [NewContact(p, name=f"Demo contact {i}",
                                                   priority=rng.choice(priorities))
-                                       for i, p in enumerate(phones)], now)
-        CampaignRepo(s).set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
+                                       for i, p in enumerate(phones)],
+                                now - timedelta(minutes=1))
+        campaigns.set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
     return c.id
 
 
-class SimulatedPlacer:
-    """Answers each call from the callee's simulated persona, on the simulated clock.
-
-    Stands where the number actors and the SIP trunk will be (SIP and actors issues).
-    """
-
-    def __init__(self, seed: int, rng: random.Random) -> None:
-        self.seed = seed
-        self.rng = rng
-
-    def place(self, request: DialRequest) -> Future[CallResult]:
-        """Resolve at once with a result that ends in simulated time."""
-        future: Future[CallResult] = Future()
-        future.set_result(plan_call(request, self.rng, self.seed, request.started_at))
-        return future
+def _free_port() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise OSError("no free port for the simulated trunk")
 
 
-def _run(sessions: sessionmaker[Session], campaign_id: int, seed: int, clock: datetime,
-         rng: random.Random, report: Any) -> datetime:
-    """Drive the campaign loop on a simulated clock until the campaign completes."""
-    loop = CampaignLoop(campaign_id, sessions=sessions, store=MemoryStore(),
-                        placer=SimulatedPlacer(seed, rng), owner="demo", rng=rng,
-                        trunk_cps=1000.0)
-    give_up = clock + timedelta(days=90)
-    while clock < give_up:
-        tick = loop.tick(clock)
-        with sessions() as s:
-            done = sum(n for status, n in ContactRepo(s).status_counts(campaign_id).items()
-                       if status in _FINAL)
-        report(done, clock)
-        if tick.completed:
-            return clock
-        candidates = [x for x in (tick.next_tick_at,) if x is not None]
-        candidates += [item.future.result().ended_at for item in loop.in_flight]
-        nxt = min(candidates, default=clock + timedelta(minutes=1))
-        clock = max(nxt, clock + timedelta(milliseconds=1))
-    return clock  # stalled (e.g. every number excluded): the summary shows where it stopped
+@contextmanager
+def _sim_trunks(count: int, scenarios: dict[str, str], run_dir: Path,
+                err: Console) -> Iterator[list[int]]:
+    """``count`` simulated trunk processes (4 calls each), stopped on the way out."""
+    mapping = run_dir / "scenarios.json"
+    mapping.write_text(json.dumps(scenarios))
+    procs: list[subprocess.Popen[bytes]] = []
+    ports: list[int] = []
+    try:
+        for i in range(count):
+            port = _free_port()
+            procs.append(subprocess.Popen(
+                [sys.executable, "-c", "from dialer.cli import main; main()", "sim-trunk",
+                 "--port", str(port), "--scenarios", str(mapping),
+                 "--truth", str(run_dir / f"truth-{i}.jsonl")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=open(run_dir / f"trunk-{i}.log", "wb")))  # noqa: SIM115
+            ports.append(port)
+        for proc, port in zip(procs, ports, strict=True):
+            _wait_listening(proc, port)
+        err.print(f"simulated trunk: {count} process(es) on 127.0.0.1 ports "
+                  f"{', '.join(map(str, ports))}")
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
-_FINAL = (t.ContactStatus.COMPLETED, t.ContactStatus.FAILED, t.ContactStatus.NO_CONVERSATION)
+def _wait_listening(proc: subprocess.Popen[bytes], port: int) -> None:
+    deadline = wall.monotonic() + 30
+    while wall.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the simulated trunk exited with {proc.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        wall.sleep(0.2)
+    raise RuntimeError("the simulated trunk did not start listening")
+
+
+def _start_ray(run_dir: Path, with_dashboard: bool, err: Console) -> Any:
+    # Keep every Ray listener on 127.0.0.1 and nothing phoning home (FACTS.md).
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    import ray
+
+    temp = Path("/tmp") / f"ray-demo-{os.getpid()}"  # Ray's socket paths must stay short
+    temp.mkdir(exist_ok=True)
+    context = ray.init(num_cpus=max(2, os.cpu_count() or 2), namespace="dialer",
+                       include_dashboard=with_dashboard, dashboard_host="127.0.0.1",
+                       _temp_dir=str(temp), log_to_driver=False,
+                       configure_logging=False)
+    if with_dashboard and getattr(context, "dashboard_url", None):
+        err.print(f"Ray dashboard: http://{context.dashboard_url}")
+    return ray
+
+
+# --- the run -----------------------------------------------------------------------------
+
+def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: Path,
+          ports: list[int], callers: list[str], shift: float, chaos: bool,
+          rng: random.Random, n_contacts: int, err: Console) -> list[str]:
+    from actors.runtime import RuntimeConfig, start_supervisor
+    from sip.types import TrunkConfig
+
+    config = RuntimeConfig(
+        database_url=f"sqlite:///{db_path}", trunk_cps=20.0, seed=rng.randrange(1 << 30),
+        clock_shift_s=shift, lease_s=20.0, call_lease_s=240.0, sip_bind="127.0.0.1",
+        trunks=tuple(TrunkConfig(host="127.0.0.1", port=p) for p in ports),
+        recordings_dir=str(DATA / "recordings"), agent_max_s=45.0)
+    supervisor = start_supervisor(config)
+    monkey = Chaos(random.Random(rng.random())) if chaos else None
+    progress = _Progress(sessions, campaign_id, n_contacts)
+    chaos_thread = None
+    if monkey is not None:
+        chaos_thread = threading.Thread(
+            target=monkey.run, args=(campaign_id, callers, ray, progress.fraction_done),
+            daemon=True, name="chaos")
+        chaos_thread.start()
+    try:
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+                      TimeElapsedColumn(), console=err, transient=False) as bar:
+            task = bar.add_task("contacts done", total=n_contacts, detail="")
+            last_change, last_done = wall.monotonic(), -1
+            next_reconcile = 0.0
+            while True:
+                if wall.monotonic() >= next_reconcile:
+                    ray.get(supervisor.reconcile.remote(), timeout=60)
+                    next_reconcile = wall.monotonic() + 2.0
+                snap = progress.snapshot()
+                kills = f" · chaos kills {len(monkey.kills)}" if monkey else ""
+                bar.update(task, completed=snap.done, detail=snap.line + kills)
+                if snap.status is not t.CampaignStatus.ACTIVE:
+                    break
+                if snap.done != last_done:
+                    last_change, last_done = wall.monotonic(), snap.done
+                elif wall.monotonic() - last_change > 600:
+                    err.print("[red]no progress for 10 minutes: stopping the demo")
+                    break
+                wall.sleep(0.5)
+    finally:
+        if monkey is not None:
+            monkey.stop.set()
+        if chaos_thread is not None:
+            chaos_thread.join(timeout=15)
+        err.print("shutting down: campaigns stop, calls in flight are hung up and recorded …")
+        try:
+            ray.get(supervisor.shutdown.remote(), timeout=120)
+        except Exception as exc:  # report it; the figures still come from the database
+            err.print(f"[yellow]shutdown: {type(exc).__name__}: {exc}")
+    return monkey.kills if monkey else []
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    done: int
+    status: t.CampaignStatus
+    line: str
+
+
+class _Progress:
+    """Reads the live figures from the database (what the dashboard would show)."""
+
+    def __init__(self, sessions: sessionmaker[Session], campaign_id: int, total: int) -> None:
+        self.sessions = sessions
+        self.campaign_id = campaign_id
+        self.total = total
+        self._done = 0
+
+    def snapshot(self) -> _Snapshot:
+        with self.sessions() as s:
+            status = CampaignRepo(s).get(self.campaign_id).status
+            counts = ContactRepo(s).status_counts(self.campaign_id)
+            answers = Counter(str(a) for a in s.scalars(
+                select(m.Call.answer_status).where(m.Call.campaign_id == self.campaign_id,
+                                                   m.Call.state == "ended")))
+            in_flight = s.scalar(select(func.count()).select_from(m.Call).where(
+                m.Call.campaign_id == self.campaign_id, m.Call.state != "ended")) or 0
+        self._done = sum(n for k, n in counts.items() if k in FINAL_CONTACT_STATUSES)
+        top = ", ".join(f"{k} {n}" for k, n in answers.most_common(5))
+        return _Snapshot(self._done, status, f"in call {in_flight} · {top}")
+
+    def fraction_done(self) -> float:
+        return self._done / max(1, self.total)
+
+
+# --- the figures -------------------------------------------------------------------------
+
+def trunks_truth(run_dir: Path) -> list[dict[str, Any]]:
+    """Every ground-truth line the simulated trunks logged."""
+    lines: list[dict[str, Any]] = []
+    for path in sorted(run_dir.glob("truth-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                lines.append(json.loads(line))
+    return lines
+
+
+AMD_LABELS = ("human", "machine", "silence", "fax")
+
+
+def amd_scores(calls: list[m.Call], truth: list[dict[str, Any]],
+               shift: float) -> dict[str, Any]:
+    """AMD against the trunk's ground truth: each answered call is matched to the truth
+    line of the same number whose start is nearest (within 10 s)."""
+    by_number: dict[str, list[dict[str, Any]]] = {}
+    for line in truth:
+        by_number.setdefault("+" + str(line["number"]).lstrip("+"), []).append(line)
+    confusion: Counter[tuple[str, str]] = Counter()
+    for call in calls:
+        if not call.amd_label:
+            continue
+        started = call.started_at.timestamp() - shift
+        candidates = [x for x in by_number.get(call.to_number, [])
+                      if abs(float(x["ts"]) - started) < 10 and x.get("answered")]
+        if not candidates:
+            continue
+        line = min(candidates, key=lambda x: abs(float(x["ts"]) - started))
+        if line["truth"] in AMD_LABELS:
+            confusion[(str(line["truth"]), call.amd_label)] += 1
+    judged = sum(confusion.values())
+    correct = sum(n for (truth_label, got), n in confusion.items() if truth_label == got)
+    hm = {k: n for k, n in confusion.items() if k[0] in ("human", "machine")}
+    hm_total = sum(hm.values())
+    return {
+        "amd_accuracy": round(correct / judged, 3) if judged else None,
+        "amd_human_machine_accuracy": round(
+            sum(n for (a, b), n in hm.items() if a == b) / hm_total, 3) if hm_total else None,
+        "amd_judged": judged,
+        "amd_confusion": {f"{a}->{b}": n for (a, b), n in sorted(confusion.items())},
+    }
 
 
 def _summary(sessions: sessionmaker[Session], campaign_id: int, n_contacts: int,
-             started: float) -> dict[str, Any]:
+             truth: list[dict[str, Any]], shift: float, started: float,
+             kills: list[str]) -> dict[str, Any]:
     with sessions() as s:
-        by_status = dict(s.execute(
-            select(m.CampaignContact.status, func.count())
-            .where(m.CampaignContact.campaign_id == campaign_id)
-            .group_by(m.CampaignContact.status)).all())
-        by_answer = dict(s.execute(
-            select(m.Call.answer_status, func.count()).where(m.Call.campaign_id == campaign_id)
-            .group_by(m.Call.answer_status)).all())
-        calls = s.scalar(select(func.count()).select_from(m.Call)
-                         .where(m.Call.campaign_id == campaign_id)) or 0
-        lost = s.scalar(select(func.count()).select_from(m.Call)
-                        .where(m.Call.campaign_id == campaign_id, m.Call.state != "ended")) or 0
-        double = _double_dials(s, campaign_id)
-    return {"contacts": n_contacts, "calls": int(calls),
-            "by_status": {k: int(v) for k, v in by_status.items()},
-            "by_answer": {str(k): int(v) for k, v in by_answer.items()},
-            "amd_accuracy": None, "double_dials": double, "lost_outcomes": int(lost),
-            "elapsed_s": round(wall.monotonic() - started, 2),
-            "simulated": list(MISSING)}
+        figures = campaign_figures(s, campaign_id)
+        calls = list(s.scalars(select(m.Call).where(m.Call.campaign_id == campaign_id)))
+    amd = amd_scores(calls, truth, shift)
+    humans = [c for c in calls if c.answer_status == t.AnswerStatus.HUMAN.value]
+    delays = sorted(c.greet_delay_ms for c in humans if c.greet_delay_ms is not None)
+    return {
+        "contacts": n_contacts, "calls": figures["calls"],
+        "by_status": figures["by_status"], "by_answer": figures["by_answer"],
+        "amd_accuracy": amd["amd_accuracy"], "double_dials": figures["double_dials"],
+        "lost_outcomes": figures["lost_outcomes"],
+        "elapsed_s": round(wall.monotonic() - started, 2),
+        "amd_human_machine_accuracy": amd["amd_human_machine_accuracy"],
+        "amd_judged": amd["amd_judged"], "amd_confusion": amd["amd_confusion"],
+        "voicemails_left": sum(1 for c in calls if c.voicemail_left),
+        "abandon_rate": round(sum(1 for c in humans if c.abandoned) / len(humans), 3)
+        if humans else None,
+        "greet_delay_ms_p50": delays[len(delays) // 2] if delays else None,
+        "chaos_kills": kills,
+    }
 
 
-def _double_dials(s: Session, campaign_id: int) -> int:
-    """Calls to one contact that overlapped in time (should always be zero)."""
-    rows = s.execute(select(m.Call.campaign_contact_id, m.Call.started_at, m.Call.ended_at)
-                     .where(m.Call.campaign_id == campaign_id)
-                     .order_by(m.Call.campaign_contact_id, m.Call.started_at)).all()
-    overlaps = 0
-    for prev, cur in itertools.pairwise(rows):
-        if prev[0] == cur[0] and prev[2] is not None and cur[1] < prev[2]:
-            overlaps += 1
-    return overlaps
+def _print_call_table(sessions: sessionmaker[Session], campaign_id: int,
+                      summary: dict[str, Any], out: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="Calls and AMD", show_header=True)
+    for column in ("figure", "value"):
+        table.add_column(column)
+    rows = [
+        ("calls placed", summary["calls"]),
+        ("AMD accuracy (vs the trunk's truth)", summary["amd_accuracy"]),
+        ("AMD human vs machine", summary["amd_human_machine_accuracy"]),
+        ("AMD confusion (truth->verdict)", ", ".join(
+            f"{k} {v}" for k, v in summary["amd_confusion"].items())),
+        ("voicemails left after the beep", summary["voicemails_left"]),
+        ("abandon rate (humans not greeted in 2 s)", summary["abandon_rate"]),
+        ("greet delay p50 (ms)", summary["greet_delay_ms_p50"]),
+        ("double dials / lost outcomes",
+         f"{summary['double_dials']} / {summary['lost_outcomes']}"),
+        ("chaos kills", len(summary["chaos_kills"])),
+    ]
+    for name, value in rows:
+        table.add_row(name, "—" if value is None else str(value))
+    out.print(table)
+    out.print(f"[dim]Recordings: {DATA / 'recordings' / str(campaign_id)}[/]")
