@@ -20,7 +20,8 @@ Choices, and why:
   clicks and ringback tail; ``fax`` is CNG (1100 Hz, 0.5 s on / 3 s off) or CED
   (2100 Hz, 2.6–4 s, then V.21 1650/1850 Hz FSK flags).
 - **Voices**: espeak-ng with many languages of English and voice variants, speed
-  120–210 wpm, pitch 25–75, word gap 0–8; flite (kal16, rms, slt, awb) and festival
+  120–210 wpm, pitch 25–75, word gap 0–8; flite (kal16, rms, slt, awb; duration
+  stretch 0.8–1.35, mean F0 shifted −20 to +30 %) and festival
   (kal_diphone) when installed. ``split="train"`` and ``split="heldout"`` use disjoint
   voice sets and disjoint template sets (``scripts.split_templates``), so a held-out
   corpus hears voices and sentences training never saw. ``split="all"`` uses everything.
@@ -30,7 +31,8 @@ Choices, and why:
   hiss, babble, crackle; SNR 10–40 dB relative to active speech. **Reverb** (30 %):
   exponentially decaying noise impulse response, RT60 0.1–0.5 s. **Band-pass** 300–3400 Hz
   (FFT brick wall with soft edges) on every clip. **Codec**: none / G.711 µ-law / A-law
-  round trip (numpy implementations of the companding curves).
+  round trip (numpy implementations of the companding curves) / GSM 06.10 full rate
+  (sox, when installed: mobile legs smear tones and speech alike).
 - **Leading audio**: 0.1–2.5 s of line noise before the first word; 25 % with a ringback
   tail (440+480, 400+450 or 425 Hz, 0.2–1.2 s), 20 % with 1–3 clicks.
 - **Beeps** (80 % of greeting machines, always after ``m_short``): single tones
@@ -70,8 +72,8 @@ SCENARIOS: tuple[tuple[str, str, float], ...] = (
     ("human", "h_short", 0.20),
     ("human", "h_double", 0.12),
     ("human", "h_background", 0.05),
-    ("human", "h_receptionist", 0.03),
-    ("human", "h_longtalk", 0.03),
+    ("human", "h_receptionist", 0.05),
+    ("human", "h_longtalk", 0.05),
     ("machine", "m_personal", 0.16),
     ("machine", "m_business", 0.09),
     ("machine", "m_carrier", 0.09),
@@ -107,8 +109,8 @@ class Voice:
     @property
     def label(self) -> str:
         """A short description for labels.csv."""
-        if self.engine == "espeak":
-            return f"espeak:{self.name}:s{self.speed}:p{self.pitch}"
+        if self.engine in ("espeak", "flite"):
+            return f"{self.engine}:{self.name}:s{self.speed}:p{self.pitch}"
         return f"{self.engine}:{self.name}"
 
 
@@ -139,7 +141,11 @@ def pick_voice(rng: random.Random, split: str, engines: set[str]) -> Voice:
     if engine == "flite":
         pool = {"train": FLITE_TRAIN, "heldout": FLITE_HELDOUT}.get(
             split, FLITE_TRAIN + FLITE_HELDOUT)
-        return Voice("flite", rng.choice(pool))
+        # speed: duration stretch in percent; pitch: mean F0 in Hz (the voice's own
+        # range, shifted), so one flite voice gives many speakers
+        name = rng.choice(pool)
+        f0 = {"slt": 170, "awb": 110, "kal16": 105, "rms": 100}.get(name, 110)
+        return Voice("flite", name, rng.randint(80, 135), int(f0 * rng.uniform(0.8, 1.3)))
     if engine == "festival":
         return Voice("festival", "kal_diphone")
     langs = {"train": ESPEAK_LANGS_TRAIN, "heldout": ESPEAK_LANGS_HELDOUT}.get(
@@ -183,7 +189,10 @@ def render(text: str, voice: Voice) -> FloatArray:
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "o.wav")
             if voice.engine == "flite":
-                subprocess.run(["flite", "-voice", voice.name, "-t", text, "-o", out],
+                subprocess.run(["flite", "-voice", voice.name,
+                                "--setf", f"duration_stretch={voice.speed / 100:.2f}",
+                                "--setf", f"int_f0_target_mean={voice.pitch}",
+                                "-t", text, "-o", out],
                                capture_output=True, check=True, timeout=60)
             else:
                 subprocess.run(["text2wave", "-o", out], input=text.encode(),
@@ -345,6 +354,20 @@ def alaw_roundtrip(x: FloatArray) -> FloatArray:
                  np.exp(q * (1 + np.log(a)) - 1) / a)
     result: FloatArray = np.sign(y) * e * 32768.0
     return result
+
+
+def gsm_roundtrip(x: FloatArray) -> FloatArray:
+    """GSM 06.10 full-rate encode and decode with sox (mobile legs of a call)."""
+    raw = ["-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1"]
+    pcm = np.clip(np.rint(x), -32768, 32767).astype("<i2").tobytes()
+    gsm = subprocess.run(["sox", *raw, "-", "-t", "gsm", "-"], input=pcm,
+                         capture_output=True, check=True, timeout=60).stdout
+    back = subprocess.run(["sox", "-t", "gsm", "-r", str(RATE), "-", *raw, "-"], input=gsm,
+                          capture_output=True, check=True, timeout=60).stdout
+    y = np.frombuffer(back[: len(back) - len(back) % 2], dtype="<i2").astype(np.float64)
+    out = np.zeros(x.size)
+    out[: min(y.size, x.size)] = y[: x.size]
+    return out
 
 
 def db_to_amp(dbfs: float) -> float:
@@ -530,11 +553,14 @@ def make_clip(index: int, seed: int, split: str, engines: set[str]) -> ClipResul
     noise_rms = max(ref_rms / 10 ** (snr / 20), db_to_amp(-72))
     x = x + noise(nrng, kind, total) * noise_rms
     x = bandpass(x)
-    codec = rng.choice(["pcm", "ulaw", "ulaw", "alaw"])
+    codecs = ["pcm", "ulaw", "ulaw", "alaw"] + (["gsm"] if shutil.which("sox") else [])
+    codec = rng.choice(codecs)
     if codec == "ulaw":
         x = mulaw_roundtrip(x)
     elif codec == "alaw":
         x = alaw_roundtrip(x)
+    elif codec == "gsm":
+        x = gsm_roundtrip(x)
     notes.update(noise=kind, snr_db=f"{snr:.1f}", codec=codec)
     return ClipResult(
         file=f"{split[:2]}{seed}_{index:05d}.wav",

@@ -52,11 +52,35 @@ HUMAN_SHORT = [
     "Hello, can I help you?", "What?", "Hello hello?", "Morning.", "Evening.", "Go ahead.",
     "Hi, yes?", "Who's this?", "Hello, {first}?", "Yeah, this is {first}.", "Hallo?",
     "Sorry, hello?", "Hey, what's up?", "Hello, {last}.",
+    "One moment please.",
+    "Yes, this is {first}.",
+    "Hello, {company}.",
+    "Uh-huh?",
+    "Hello, who am I speaking with?",
+    "Hi, can I help you?",
+    "{first} {last}.",
+    "Yes, speaking.",
+    "Hello? Hi.",
+    "Hi, who's calling?",
+    "Good evening.",
+    "Hello, {first} {last} speaking.",
+    "Mm, hello?",
+    "Yeah, go ahead.",
+    "Hey there.",
+    "Ja, hello?",
 ]
 HUMAN_SECOND = [
     "Hello?", "Is anyone there?", "Hello? Can you hear me?", "Hello, anybody?", "Hello??",
     "I can't hear you.", "Who is this?", "Hello, are you there?", "Helloo?", "Hi? Hello?",
     "Yes? Hello?", "Hey, anyone?",
+    "Hello? Hello?",
+    "Can you hear me?",
+    "Anyone there?",
+    "Who's calling?",
+    "Hello, is somebody there?",
+    "Hellooo?",
+    "I think the line is dead.",
+    "Hello, yes?",
 ]
 RECEPTIONIST = [
     "Good morning, {company}, this is {first}, how can I help you?",
@@ -71,6 +95,14 @@ RECEPTIONIST = [
     "{company}, {first}, how may I help you today?",
     "Hi, you're through to {company}, {first} speaking.",
     "Morning, {company}, what can I do for you?",
+    "{company}, good afternoon, {first} speaking, how can I help?",
+    "Thank you for calling {company}, my name is {first}, how can I help you today?",
+    "{company} reception, {first} here.",
+    "Good morning, you're through to {company}.",
+    "{company}, this is {first}, are you calling about an appointment?",
+    "Hello, {company} customer service, {first} speaking.",
+    "{company}, please hold.",
+    "Good evening, {company}, how can I direct your call?",
 ]
 LONG_TALK = [
     "Hello? Yeah, hi, sorry, I was just in the middle of cooking, who is this?",
@@ -85,6 +117,14 @@ LONG_TALK = [
     "Hi, is this about the delivery? I've been home all day waiting for it.",
     "Hello, {first} {last}, I'm just stepping into a meeting, make it quick please.",
     "Hi there, sorry, the line is bad, I'm on the train, who is this?",
+    "Hello? Oh, hi, listen, I can't really talk right now, I'm at the doctor's.",
+    "Yes, this is {first}, I just got home, what did you want?",
+    "Hello, {first} {last} speaking, if you're selling something I'm not interested.",
+    "Hi, yeah, sorry it took me a while to pick up, I was out in the garden.",
+    "Hello? Is this the pharmacy? I was expecting a call back about my prescription.",
+    "Hey, I saw you called twice, is everything okay?",
+    "Hi, {first} here, I'm just about to board a flight so I only have a minute.",
+    "Hello, yes, I'm calling back, someone left me a message to call this number.",
 ]
 MACHINE_PERSONAL = [
     "Hi, you've reached {first}. I can't come to the phone right now. "
@@ -112,6 +152,14 @@ MACHINE_PERSONAL = [
     "Greetings, you've reached {first} {last}. Please leave a message at the tone.",
     "Hi, it's {first}. I'm on vacation until {day}. Leave a message and I'll get back to you "
     "when I'm back.",
+    "Hi, you've reached {first}. Leave a message after the tone and I'll get back to you.",
+    "This is {first} {last}. Please leave a message.",
+    "Hey, you've got {first}. Can't talk right now. Leave it at the beep.",
+    "Hello, you've reached {phone}. Please leave a message after the tone.",
+    "Hi, we can't come to the phone right now. Please leave your name and number.",
+    "Hi, this is {first}, I'm not around right now, so leave me a message.",
+    "{first} here. Leave a message and I'll call you back.",
+    "Hello, you have reached the {last} family. Please leave a message.",
 ]
 MACHINE_BUSINESS = [
     "Thank you for calling {company}. Our office is currently closed. Our hours are "
@@ -130,6 +178,16 @@ MACHINE_BUSINESS = [
     "and phone number and someone will get back to you shortly.",
     "Hi, you've reached {first} at {company}. I'm in meetings all day {day}. "
     "Leave a message or press zero for the operator.",
+    "Thank you for calling {company}. Please listen carefully as our menu options have changed.",
+    "Hello and welcome to {company}. For English, press one. Para espanol, oprima dos.",
+    "You have reached {company} after hours. Please call back {times}.",
+    "Thank you for calling {company}. All lines are busy. Your call will be answered in "
+    "the order it was received.",
+    "You've reached {first} {last} with {company}. I'm out of the office until {day}.",
+    "Welcome to {company}. To speak with an operator, press zero.",
+    "This is {company}. We are unable to take your call. Please leave a message.",
+    "Hi, this is {first} from {company}. Please leave your name and number and I will "
+    "return your call.",
 ]
 MACHINE_CARRIER = [
     "The person you are calling, {phone}, is not available. Please leave a message after "
@@ -152,12 +210,29 @@ MACHINE_CARRIER = [
     "Sorry, {first} {last} is not available. Record your message at the tone.",
     "The cellular customer you have called is not available or has traveled outside the "
     "coverage area. Please try your call again later.",
+    "Please leave your message for {phone}.",
+    "The person you have called is unavailable. Please leave a message.",
+    "The number you have reached is not in service. Please check the number and try again.",
+    "The Google subscriber you have called is not available. Please leave a message "
+    "after the tone.",
+    "The wireless customer you are calling is not available. Please try your call again later.",
+    "Record your message after the tone. When you are finished, hang up.",
+    "At the tone, please record your message. When you have finished recording, you may hang up.",
+    "Hello, the person you are trying to reach is not available. Please leave a message.",
 ]
 MACHINE_SHORT = [
     "Leave a message.", "Hi, leave a message.", "It's {first}, leave a message.",
     "{first}. Message please.", "Hello. Take a message.", "Thank you for calling.",
     "Hi, it's {first}. Beep.", "Not here. Leave a message.", "You know what to do.",
     "Talk to me.", "{first} {last}, leave a message.", "Hey, it's {first}, go ahead.",
+    "Leave it at the beep.",
+    "Hi, it's {first}.",
+    "Message, please.",
+    "{first}, leave a message.",
+    "Go for it.",
+    "Please leave a message.",
+    "You've reached {first}.",
+    "Not available.",
 ]
 
 
