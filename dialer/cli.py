@@ -227,6 +227,7 @@ def db_current(app: App, as_json: bool) -> None:
 from dialer import (  # noqa: E402, F401
     amd_commands,
     commands,
+    judge_commands,
     run_commands,
     sip_commands,
     slack_commands,

@@ -21,6 +21,7 @@ from storage.repos.contacts import (
     ContactView,
     NewContact,
 )
+from storage.repos.judging import AnalysisRecord, GoalRecord, JudgingRepo, StoredConversation
 from storage.repos.results import (
     AnalysisRepo,
     CallAggregates,
@@ -33,6 +34,7 @@ from storage.repos.results import (
 
 __all__ = [
     "AgentRepo",
+    "AnalysisRecord",
     "AnalysisRepo",
     "AssignedNumber",
     "AuditRepo",
@@ -50,10 +52,13 @@ __all__ = [
     "DashboardRepo",
     "DncRepo",
     "ExportRepo",
+    "GoalRecord",
     "GoalRepo",
     "ImportRepo",
+    "JudgingRepo",
     "NewContact",
     "NumberRepo",
     "ScheduleRepo",
+    "StoredConversation",
     "Who",
 ]
