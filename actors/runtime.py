@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -35,6 +35,9 @@ from actors.simcalls import simulate_call
 from campaigns import types as t
 from campaigns.health import AbandonSettings
 from sip.types import TrunkConfig
+
+if TYPE_CHECKING:
+    from agent.llm import LlmConfig
 from storage.coordination import CoordinationStore, MemoryStore, RedisStore, StoredEvent
 from storage.db import make_engine, session_factory
 from storage.repos import CampaignRepo, NumberRepo
@@ -74,6 +77,9 @@ class RuntimeConfig:
     """Where call recordings go (None: no recordings)."""
     abandon_limit: float = 0.03
     agent_max_s: float = 180.0
+    judge: LlmConfig | None = None
+    """The OpenAI-compatible server that judges conversations (None: no judging)."""
+    judge_every_s: float = 30.0
 
     def now(self) -> datetime:
         """The actors' clock: the wall clock, shifted."""
@@ -315,6 +321,24 @@ class CampaignActor:
         self.thread = threading.Thread(target=self._run, name=f"campaign-{campaign_id}",
                                        daemon=True)
         self.thread.start()
+        self.judged = 0
+        if config.judge is not None:
+            # Judging waits on an LLM (and its retries): never on the dialling thread.
+            threading.Thread(target=self._judge_loop, name=f"judge-{campaign_id}",
+                             daemon=True).start()
+
+    def _judge_loop(self) -> None:
+        from actors.judging import judge_due
+        from agent.judging import Judge
+
+        with Judge(self.config.judge) as judge:
+            while not self.stopped.wait(self.config.judge_every_s):
+                try:
+                    report = judge_due(self.sessions, self.campaign_id, judge,
+                                       self.config.now())
+                    self.judged += report.contacts
+                except Exception:  # a database hiccup: try again on the next round
+                    log.exception("judging failed", extra={"campaign": self.campaign_id})
 
     def _run(self) -> None:
         while not self.stopped.is_set():
@@ -348,6 +372,7 @@ class CampaignActor:
         """Custom state for the dashboard: in flight, ticks, calls placed, last error."""
         return {"campaign_id": self.campaign_id, "in_flight": len(self.loop.in_flight),
                 "ticks": self.ticks, "placed": self.placed, "completed": self.done,
+                "judged": self.judged,
                 "last_error": self.last_error}
 
     def halt(self) -> None:

@@ -13,8 +13,8 @@ What runs is what production runs:
 - AMD on every answered call, the scripted agent greeting the humans, the campaign's
   voicemail after the beep, recordings under ``var/recordings``.
 
-The actors live at a weekday noon in New York (their clock is shifted), so business
-hours and the callees' calling windows are open whenever the demo runs. ``--chaos``
+The actors live on a weekday at 14:00 in New York (their clock is shifted), so business
+hours and every US callee's calling window (Hawaii: 09:00) are open whenever it runs. ``--chaos``
 SIGKILLs campaign and number actor processes at random moments; the figures at the end
 (double dials, lost outcomes) come from the database. ``--simulated`` runs the campaign
 logic alone on a simulated clock (``dialer.demo_simulated``).
@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.console import Console
@@ -62,11 +62,17 @@ from storage.repos import (
     ScheduleRepo,
     Who,
 )
+from storage.repos.results import AnalysisRepo, GoalRepo
 from storage.services import dashboard
+
+if TYPE_CHECKING:
+    from agent.llm import LlmConfig
 
 DATA = Path("var")
 DEMO_DB = DATA / "demo.sqlite3"
 WHO = Who("demo", "demo")
+STALL_S = 180
+"""Stop when nothing was in a call and no contact finished for this long."""
 ZONE = "America/New_York"
 
 SCENARIO_MIX: dict[str, int] = {
@@ -109,7 +115,7 @@ class Chaos:
 
 
 def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, seed: int = 7,
-             quiet: bool = False, ray_dashboard: bool = False,
+             quiet: bool = False, ray_dashboard: bool = False, judge: LlmConfig | None = None,
              db_path: Path = DEMO_DB) -> dict[str, Any]:
     """Run the demo campaign to completion and return the summary (CONTRACTS.md)."""
     started = wall.monotonic()
@@ -117,7 +123,7 @@ def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, s
     out = Console(highlight=False, quiet=quiet)
     rng = random.Random(seed)
     sessions = _fresh_database(db_path)
-    shift = _noon_shift()
+    shift = _clock_shift()
     now = datetime.now(UTC) + timedelta(seconds=shift)
     callers = demo_numbers(n_numbers, offset=7919)
     phones = demo_numbers(n_contacts)
@@ -138,6 +144,8 @@ def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, s
             ray.shutdown()
     summary = _summary(sessions, campaign_id, n_contacts, trunks_truth(run_dir), shift,
                        started, kills)
+    if judge is not None:
+        summary["goals"] = _judge(sessions, campaign_id, judge, shift, err)
     if not quiet:
         from dialer.render import print_dashboard
 
@@ -158,13 +166,13 @@ def _fresh_database(db_path: Path) -> sessionmaker[Session]:
     return session_factory(engine)
 
 
-def _noon_shift() -> float:
-    """Seconds that move the wall clock to the coming Tuesday 12:00 in New York."""
+def _clock_shift() -> float:
+    """Seconds that move the wall clock to the coming Tuesday 14:00 in New York."""
     now = datetime.now(UTC)
     local = now.astimezone(ZoneInfo(ZONE))
     days = (1 - local.weekday()) % 7
-    noon = (local + timedelta(days=days)).replace(hour=12, minute=0, second=0, microsecond=0)
-    return (noon - now).total_seconds()
+    at = (local + timedelta(days=days)).replace(hour=14, minute=0, second=0, microsecond=0)
+    return (at - now).total_seconds()
 
 
 def _seed(sessions: sessionmaker[Session], phones: list[str], callers: list[str],
@@ -186,6 +194,13 @@ def _seed(sessions: sessionmaker[Session], phones: list[str], callers: list[str]
         hours = Schedule(timezone=ZONE, windows=parse_weekly("mon-fri 09:00-20:00"))
         sid = ScheduleRepo(s).create("Demo hours", ZONE, schedule_to_dict(hours), WHO, now)
         campaigns.update(c.id, WHO, now, schedule_id=sid, agent_id=agent)
+        GoalRepo(s).add(c.id, "Book a roof assessment", WHO, now, primary=True,
+                        description="The callee agrees to a free roof assessment visit.")
+        GoalRepo(s).add(c.id, "Reach the homeowner", WHO, now,
+                        description="The person on the phone owns the home.")
+        AnalysisRepo(s).add(c.id, t.Analysis(
+            id=0, name="Interested", question="Did the callee show interest in solar?",
+            kind=t.AnalysisKind.YES_NO), WHO, now)
         numbers = NumberRepo(s)
         for e164 in callers:
             numbers.add(e164, WHO, now, friendly_name=f"Demo {e164[2:5]}-{e164[-4:]}")
@@ -305,7 +320,7 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: 
                       TimeElapsedColumn(), console=err, transient=False) as bar:
             task = bar.add_task("contacts done", total=n_contacts, detail="")
             last_change, last_done = wall.monotonic(), -1
-            next_reconcile = 0.0
+            next_reconcile = next_line = 0.0
             while True:
                 if wall.monotonic() >= next_reconcile:
                     ray.get(supervisor.reconcile.remote(), timeout=60)
@@ -313,12 +328,17 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: 
                 snap = progress.snapshot()
                 kills = f" · chaos kills {len(monkey.kills)}" if monkey else ""
                 bar.update(task, completed=snap.done, detail=snap.line + kills)
+                if not err.is_terminal and wall.monotonic() >= next_line:
+                    # No live bar on a pipe or CI log: a plain line every 10 s instead.
+                    err.print(f"{snap.done}/{n_contacts} contacts done · {snap.line}{kills}")
+                    next_line = wall.monotonic() + 10.0
                 if snap.status is not t.CampaignStatus.ACTIVE:
                     break
-                if snap.done != last_done:
+                if snap.done != last_done or snap.in_flight:
                     last_change, last_done = wall.monotonic(), snap.done
-                elif wall.monotonic() - last_change > 600:
-                    err.print("[red]no progress for 10 minutes: stopping the demo")
+                elif wall.monotonic() - last_change > STALL_S:
+                    err.print(f"[red]nothing dialled for {STALL_S} s: stopping the demo "
+                              "(see the contacts' final_reason)")
                     break
                 wall.sleep(0.5)
     finally:
@@ -339,6 +359,7 @@ class _Snapshot:
     done: int
     status: t.CampaignStatus
     line: str
+    in_flight: int
 
 
 class _Progress:
@@ -361,13 +382,26 @@ class _Progress:
                 m.Call.campaign_id == self.campaign_id, m.Call.state != "ended")) or 0
         self._done = sum(n for k, n in counts.items() if k in FINAL_CONTACT_STATUSES)
         top = ", ".join(f"{k} {n}" for k, n in answers.most_common(5))
-        return _Snapshot(self._done, status, f"in call {in_flight} · {top}")
+        return _Snapshot(self._done, status, f"in call {in_flight} · {top}", in_flight)
 
     def fraction_done(self) -> float:
         return self._done / max(1, self.total)
 
 
 # --- the figures -------------------------------------------------------------------------
+
+def _judge(sessions: sessionmaker[Session], campaign_id: int, config: LlmConfig,
+           shift: float, err: Console) -> dict[str, int]:
+    """Judge every conversation (the demo does not wait out a completion timeout)."""
+    from actors.judging import rejudge
+    from agent.judging import Judge
+
+    err.print(f"judging the conversations with {config.model} …")
+    with Judge(config) as judge:
+        report = rejudge(sessions, campaign_id, judge,
+                         datetime.now(UTC) + timedelta(seconds=shift))
+    counts = {r.value: n for r, n in report.primary.items()}
+    return {k.value: int(counts.get(k.value, 0)) for k in t.GoalResult}
 
 def trunks_truth(run_dir: Path) -> list[dict[str, Any]]:
     """Every ground-truth line the simulated trunks logged."""

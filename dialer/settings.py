@@ -51,6 +51,19 @@ class Settings(BaseSettings):
     """USD per million input/output tokens, for the cost recorded per call."""
     realtime_model: str = Field(default="gpt-realtime", validation_alias="DIALER_REALTIME_MODEL")
     """Default Realtime model of agents that do not name one."""
+    trunk: str | None = Field(default=None, validation_alias="DIALER_TRUNK")
+    """The SIP trunk, ``sip:HOST[:PORT][;transport=tcp]`` (unset: ``dialer run`` places
+    simulated calls only with ``--simulated``)."""
+    trunk_username: str | None = Field(default=None, validation_alias="DIALER_TRUNK_USER")
+    trunk_password: SecretStr | None = Field(default=None,
+                                             validation_alias="DIALER_TRUNK_PASSWORD")
+    trunk_register: bool = Field(default=False, validation_alias="DIALER_TRUNK_REGISTER")
+    trunk_proxy: str | None = Field(default=None, validation_alias="DIALER_TRUNK_PROXY")
+    trunk_pai: bool = Field(default=False, validation_alias="DIALER_TRUNK_PAI")
+    sip_bind: str | None = Field(default=None, validation_alias="DIALER_SIP_BIND")
+    """Local IP for SIP and RTP (unset: the default interface)."""
+    max_abandon_rate: float = Field(default=0.03, gt=0.0, le=1.0,
+                                    validation_alias="DIALER_MAX_ABANDON_RATE")
     data_dir: Path = Field(default=Path("var"),
                            validation_alias=AliasChoices("DIALER_DATA_DIR"))
 

@@ -224,6 +224,8 @@ def _vector_copy_works() -> bool:
         return False
 
 
+_DIRECTOR_GRACE_S: Final = 0.5
+"""How long a disconnected Python media port is kept before it may be freed."""
 _PTR: Final = ctypes.c_void_p
 _PTR_SIZE: Final = ctypes.sizeof(ctypes.c_void_p)
 _copy_vector: Callable[[Any], bytes] = _fast_copy if _vector_copy_works() else _slow_copy
@@ -353,6 +355,8 @@ class SipEngine:
         self._local_account: _Account | None = None
         self._transports: dict[Transport, int] = {}
         self._graveyard: list[Any] = []
+        self._morgue: list[tuple[float, list[Any]]] = []
+        """Disconnected tap/source ports, freed once the media clock cannot reach them."""
         self._bucket = TokenBucket(self.config.setups_per_s)
         self._stop = threading.Event()
         self._ready: Future[None] = Future()
@@ -490,6 +494,8 @@ class SipEngine:
                 self._start_waiting(now)
                 self._ep.libHandleEvents(_POLL_MS)
                 self._graveyard.clear()
+                if self._morgue and self._morgue[0][0] <= now:
+                    self._morgue = [(t, objs) for t, objs in self._morgue if t > now]
                 if now >= next_tick:
                     self._check_timers(time.monotonic())
                     next_tick = now + _TICK_S
@@ -791,12 +797,22 @@ class SipEngine:
         state.pending_play.clear()
 
     def _drop_media(self, state: _CallState) -> None:
-        # Destroyed after this poll returns, not inside pjsua2's callback.
+        # Players and recorders are C++ only: destroyed after this poll returns, not
+        # inside pjsua2's callback. Our tap and source are Python directors that the
+        # conference bridge calls from its clock thread: deleting one while a call into
+        # it is under way frees it mid-callback (SIGSEGV, seen under load). So they are
+        # disconnected first (the call's own port went with the call) and kept alive
+        # for a while, long after the bridge's last tick could still reach them.
         self._graveyard.extend(state.players)
         state.players.clear()
-        for obj in (state.tap, state.source, state.recorder):
-            if obj is not None:
-                self._graveyard.append(obj)
+        if state.source is not None and state.recorder is not None:
+            with contextlib.suppress(pj.Error):
+                state.source.stopTransmit(state.recorder)
+        directors = [obj for obj in (state.tap, state.source) if obj is not None]
+        if directors:
+            self._morgue.append((time.monotonic() + _DIRECTOR_GRACE_S, directors))
+        if state.recorder is not None:
+            self._graveyard.append(state.recorder)
         state.tap = None
         state.source = None
         state.recorder = None
@@ -948,6 +964,11 @@ class SipEngine:
                 state.call = None
             self._states.clear()
             self._graveyard.clear()
+            if self._morgue:  # let the media clock pass the disconnected ports by
+                until = time.monotonic() + _DIRECTOR_GRACE_S
+                while time.monotonic() < until:
+                    ep.libHandleEvents(20)
+                self._morgue.clear()
             accounts = list(self._accounts.values())
             if self._local_account is not None:
                 accounts.append(self._local_account)

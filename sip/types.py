@@ -61,7 +61,7 @@ class TrunkConfig:
     port: int = 5060
     transport: Transport = "udp"
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     realm: str = "*"
     register: bool = False
     outbound_proxy: str | None = None
