@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from actors.campaign_loop import CallResult, CampaignLoop, DialRequest, record_call
+from actors.campaign_loop import SYSTEM, CallResult, CampaignLoop, DialRequest, record_call
 from actors.metrics import CallMetrics
 from actors.simcalls import simulate_call
 from campaigns import types as t
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from agent.llm import LlmConfig
 from storage.coordination import CoordinationStore, MemoryStore, RedisStore, StoredEvent
 from storage.db import make_engine, session_factory
-from storage.repos import CampaignRepo, NumberRepo
+from storage.repos import AuditRepo, CampaignRepo, NumberRepo
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,7 @@ class PhoneNumberActor:
         self.idle = threading.Condition(self.lock)
         self.closing = False
         self.engine: Any = None
+        self.gates: dict[TrunkConfig, Any] = {}
         self.metrics = CallMetrics()
 
     def place(self, request: DialRequest) -> CallResult:
@@ -226,9 +227,21 @@ class PhoneNumberActor:
 
     def _sip_call(self, request: DialRequest, trunk: TrunkConfig) -> CallResult:
         """One real call through this process's SIP engine (see ``actors.callflow``)."""
-        from actors.sipcalls import place_sip_call
+        from actors.sipcalls import TrunkGate, place_sip_call
 
-        return place_sip_call(self._engine(), request, trunk, self.config)
+        engine = self._engine()
+        with self.lock:
+            gate = self.gates.get(trunk)
+            if gate is None:
+                gate = self.gates[trunk] = TrunkGate(engine, trunk, self._trunk_failing)
+        return place_sip_call(engine, request, trunk, self.config, gate=gate)
+
+    def _trunk_failing(self, reason: str) -> None:
+        """Audited by the system: Slack sends the trunk-failing alert."""
+        log.warning("trunk failing: %s", reason)
+        with self.sessions.begin() as s:
+            AuditRepo(s).record(SYSTEM, "trunk.failing", "trunk", self.e164, self.config.now(),
+                                {"reason": reason, "number": self.e164})
 
     def _engine(self) -> Any:
         with self.lock:

@@ -9,7 +9,9 @@ could not be placed is a recorded failure, never a lost one.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ from agent.base import AgentProfile, VoiceAgent
 from agent.scripted import ScriptedAgent, voicemail_message
 from campaigns import types as t
 from sip.types import DialRequest as SipDialRequest
-from sip.types import SipError, TrunkConfig
+from sip.types import RegistrationFailed, SipError, TrunkConfig
 
 if TYPE_CHECKING:
     from actors.runtime import RuntimeConfig
@@ -44,14 +46,74 @@ def recording_path(config: RuntimeConfig, request: DialRequest) -> str | None:
     return str(folder / f"{request.call_id}.wav")
 
 
+class TrunkGate:
+    """Registers a trunk with this process's engine and keeps an eye on it.
+
+    A trunk with ``register=True`` is registered before its first call; a failed
+    REGISTER (or a refresh that fails later: pjsua2 re-registers by itself) turns the
+    calls into trunk failures (the circuit breaker counts them) and reports once per
+    outage through ``on_failure`` (the number actor writes ``trunk.failing`` to the audit
+    log, which Slack alerts on). A failed trunk is tried again after ``retry_s``.
+    """
+
+    def __init__(self, engine: Any, trunk: TrunkConfig, on_failure: Callable[[str], None],
+                 *, retry_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.engine = engine
+        self.trunk = trunk
+        self.on_failure = on_failure
+        self.retry_s = retry_s
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.registered = False
+        self.failure: RegistrationFailed | None = None
+        self.failed_at = 0.0
+
+    def check(self) -> None:
+        """Raise ``RegistrationFailed`` while the trunk will not take our calls."""
+        if not self.trunk.register:
+            return
+        with self.lock:
+            if self.registered:
+                status = self.engine.registration_status(self.trunk)
+                if status is not None and 200 <= status < 300:
+                    return
+                self.registered = False
+                self._failed(RegistrationFailed(status or 408, "registration lapsed"))
+            if self.failure is not None and self.clock() - self.failed_at < self.retry_s:
+                raise self.failure
+            try:
+                self.engine.register(self.trunk)
+            except RegistrationFailed as exc:
+                self._failed(exc)
+                raise
+            self.registered = True
+            self.failure = None
+
+    def _failed(self, exc: RegistrationFailed) -> None:
+        first = self.failure is None
+        self.failure = exc
+        self.failed_at = self.clock()
+        if first:
+            self.on_failure(f"REGISTER to {self.trunk.hostport} failed: {exc.status} "
+                            f"{exc.reason}")
+
+
 def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
-                   config: RuntimeConfig, *, settings: FlowSettings | None = None
-                   ) -> CallResult:
+                   config: RuntimeConfig, *, settings: FlowSettings | None = None,
+                   gate: TrunkGate | None = None) -> CallResult:
     """Place ``request`` through ``engine`` and report it as a ``CallResult``."""
     from amd_model.api import load_detector
 
     started_wall = config.now()
     started = time.monotonic()
+    try:
+        if gate is not None:
+            gate.check()
+    except RegistrationFailed as exc:
+        return CallResult(t.AnswerStatus.TRUNK_FAILURE, sip_status=exc.status,
+                          sip_reason=f"trunk registration: {exc.reason}"[:200],
+                          ended_at=config.now())
     try:
         sip_request = SipDialRequest(to=request.to, caller_id=request.caller_id,
                                      ring_timeout_s=float(request.ring_timeout_s), trunk=trunk,
