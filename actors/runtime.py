@@ -286,6 +286,7 @@ class PhoneNumberActor:
     def state(self) -> dict[str, Any]:
         """What the Ray dashboard and ``dialer status`` show."""
         return {"number": self.e164, "active_calls": self.active, "placed": self.placed,
+                "node_id": ray.get_runtime_context().get_node_id(),
                 "metrics": self.metrics.snapshot()}
 
 
