@@ -68,9 +68,9 @@ class RuntimeConfig:
     """A custom Ray resource number actors need (SIP-capable nodes, ray_cluster.yaml)."""
     trunk: TrunkConfig | None = None
     """Where calls go; None: simulated callees (no SIP)."""
-    trunks: tuple[TrunkConfig, ...] = ()
-    """Several equivalent trunks (e.g. one simulated trunk process each): a number
-    actor uses ``trunks[hash(number) % len]``; overrides ``trunk``."""
+    trunk_by_number: tuple[tuple[str, TrunkConfig], ...] = ()
+    """Per caller ID trunks (the demo gives each number its own simulated trunk
+    process); numbers not listed use ``trunk``."""
     sip_bind: str | None = None
     """Local address for SIP and RTP (None: pjsua2's default interface)."""
     recordings_dir: str | None = None
@@ -87,8 +87,9 @@ class RuntimeConfig:
 
     def trunk_for(self, e164: str) -> TrunkConfig | None:
         """The trunk a number's calls go through."""
-        if self.trunks:
-            return self.trunks[sum(map(ord, e164)) % len(self.trunks)]
+        for number, trunk in self.trunk_by_number:
+            if number == e164:
+                return trunk
         return self.trunk
 
 

@@ -3,8 +3,10 @@
 A trunk that answers 503 to everything, or a broken route, would otherwise burn through
 the contact list (trunk failures do not use up attempts, but every one is a wasted
 setup and a signal to the carrier). Over the last ``window`` finished calls, when at
-least ``ratio`` of them are trunk failures (or local failures), the campaign is paused
-and operators are alerted; a person resumes it when the trunk is healthy again.
+least ``ratio`` of them are trunk failures, the campaign is paused and operators are
+alerted; a person resumes it when the trunk is healthy again. Local failures (``failed``:
+our own process died mid-call, a bad request) are not the trunk's doing: a crashed actor
+restarts by itself, so they do not trip the breaker.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Final
 from campaigns.errors import ValidationError
 from campaigns.types import AnswerStatus
 
-FAILING: Final = frozenset({AnswerStatus.TRUNK_FAILURE, AnswerStatus.FAILED})
+FAILING: Final = frozenset({AnswerStatus.TRUNK_FAILURE})
 
 
 @dataclass(frozen=True, slots=True)

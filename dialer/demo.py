@@ -7,9 +7,10 @@ What runs is what production runs:
   actor per caller ID (each its own worker process owning a pjsua2 endpoint), and the
   in-cluster coordination store (a Ray actor);
 - the simulated trunk: one ``dialer sim-trunk`` process per caller ID (pjsua2 takes four
-  calls per process); callees answer by a seeded, realistic mix of scenarios (humans,
-  voicemails with beeps, busy, no answer, rejects, silence, fax, early media, invalid
-  numbers) and log the ground truth;
+  calls per process; the campaign keeps two per number in flight, so a call that a
+  killed actor left on the trunk does not fill it up); callees answer by a seeded,
+  realistic mix of scenarios (humans, voicemails with beeps, busy, no answer, rejects,
+  silence, fax, early media, invalid numbers) and log the ground truth;
 - AMD on every answered call, the scripted agent greeting the humans, the campaign's
   voicemail after the beep, recordings under ``var/recordings``.
 
@@ -181,7 +182,7 @@ def _seed(sessions: sessionmaker[Session], phones: list[str], callers: list[str]
         settings = t.CallSettings(call_interval_s=5, ring_timeout_s=15, max_retries=1,
                                   retry_interval=timedelta(minutes=1),
                                   completion_timeout=timedelta(0),
-                                  max_concurrent_calls=3 * len(callers),
+                                  max_concurrent_calls=2 * len(callers),
                                   machine_action=t.MachineAction.LEAVE_VOICEMAIL)
         rotation = t.RotationSettings(strategy=t.RotationStrategy.ROUND_ROBIN,
                                       max_calls_per_number_per_day=1000)
@@ -302,8 +303,9 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: 
 
     config = RuntimeConfig(
         database_url=f"sqlite:///{db_path}", trunk_cps=20.0, seed=rng.randrange(1 << 30),
-        clock_shift_s=shift, lease_s=20.0, call_lease_s=240.0, sip_bind="127.0.0.1",
-        trunks=tuple(TrunkConfig(host="127.0.0.1", port=p) for p in ports),
+        clock_shift_s=shift, lease_s=20.0, call_lease_s=150.0, sip_bind="127.0.0.1",
+        trunk_by_number=tuple((n, TrunkConfig(host="127.0.0.1", port=p))
+                              for n, p in zip(callers, ports, strict=True)),
         recordings_dir=str(DATA / "recordings"), agent_max_s=45.0)
     supervisor = start_supervisor(config)
     monkey = Chaos(random.Random(rng.random())) if chaos else None
