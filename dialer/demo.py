@@ -98,9 +98,9 @@ class Chaos:
 
     def run(self, campaign_id: int, numbers: list[str], ray: Any,
             done: Callable[[], float]) -> None:
-        """Until ``stop`` or 85 % done: every 5-12 s, kill the campaign actor or a number
+        """Until ``stop`` or 85 % done: every 10-25 s, kill the campaign actor or a number
         actor (each restarts by itself: ``max_restarts``)."""
-        while not self.stop.wait(self.rng.uniform(5.0, 12.0)):
+        while not self.stop.wait(self.rng.uniform(10.0, 25.0)):
             if done() >= 0.85:
                 return
             name = (f"campaign:{campaign_id}" if self.rng.random() < 0.4

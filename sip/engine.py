@@ -85,6 +85,9 @@ class EngineConfig:
     setups_per_s: float = DEFAULT_SETUPS_PER_S
     max_queued: int = 256
     accept_incoming: bool = False
+    incoming_rtp_timeout_s: float = 0.0
+    """End an answered incoming call whose caller stopped sending RTP this long (0: off);
+    the simulated trunk uses it so a caller that died without a BYE frees its slot."""
     user_agent: str = "dialer"
     log_level: int = 0
 
@@ -883,7 +886,12 @@ class SipEngine:
     def _check_timers(self, now: float) -> None:
         for state in list(self._states.values()):
             req, call = state.request, state.call
-            if req is None or call is None or state.done:
+            if call is None or state.done:
+                continue
+            if req is None:  # an incoming call: only the RTP timeout applies
+                rtp_timeout = self.config.incoming_rtp_timeout_s
+                if state.answered_at is not None and rtp_timeout > 0:
+                    self._check_rtp(state, call, now, rtp_timeout)
                 continue
             if state.answered_at is None:
                 waited = now - state.started
@@ -897,19 +905,24 @@ class SipEngine:
                 elif waited >= req.ring_timeout_s and not state.cancelled_by_us:
                     self._hangup(state.handle.id, HangupBy.RING_TIMEOUT, 0)
                 continue
-            if state.held or not state.media_active or req.rtp_timeout_s <= 0:
-                continue
-            try:
-                pkts = int(call.getStreamStat(state.media_index).rtcp.rxStat.pkt)
-            except pj.Error:
-                continue
-            if pkts != state.last_rx_pkts:
-                state.last_rx_pkts = pkts
-                state.last_rx_at = now
-            elif now - state.last_rx_at >= req.rtp_timeout_s and state.hangup_by is None:
-                log.info("call %s: no RTP for %.1f s, hanging up", state.handle.id,
-                         now - state.last_rx_at)
-                self._hangup(state.handle.id, HangupBy.RTP_TIMEOUT, 0)
+            if req.rtp_timeout_s > 0:
+                self._check_rtp(state, call, now, req.rtp_timeout_s)
+
+    def _check_rtp(self, state: _CallState, call: _Call, now: float, timeout_s: float) -> None:
+        """Hang up an answered call whose far end stopped sending audio (not on hold)."""
+        if state.held or not state.media_active:
+            return
+        try:
+            pkts = int(call.getStreamStat(state.media_index).rtcp.rxStat.pkt)
+        except pj.Error:
+            return
+        if pkts != state.last_rx_pkts:
+            state.last_rx_pkts = pkts
+            state.last_rx_at = now
+        elif now - state.last_rx_at >= timeout_s and state.hangup_by is None:
+            log.info("call %s: no RTP for %.1f s, hanging up", state.handle.id,
+                     now - state.last_rx_at)
+            self._hangup(state.handle.id, HangupBy.RTP_TIMEOUT, 0)
 
     # --- incoming calls (engine thread) -------------------------------------------------
 

@@ -77,7 +77,7 @@ SCENARIOS: Final[Mapping[str, Scenario]] = {s.name: s for s in (
        _wait(7.3), _play("beep.wav"), _wait(30.0)),
     _s("busy", "busy", _wait(0.2), Step("reject", code=486)),
     _s("decline", "rejected", RING, _wait(1.5), Step("reject", code=603)),
-    _s("no_answer", "no_answer", RING, _wait(120.0), Step("reject", code=480)),
+    _s("no_answer", "no_answer", RING, _wait(65.0), Step("reject", code=480)),
     _s("silence", "silence", RING, _wait(1.0), ANSWER, _wait(30.0)),
     _s("fax", "fax", RING, _wait(0.5), ANSWER, _play("cng.wav", loop=True), _wait(30.0)),
     _s("early_media", "human", Step("early"), _play("please_hold.wav"), _wait(2.5), ANSWER,
@@ -149,8 +149,10 @@ class SimTrunk:
         self.finished = 0
         from sip.engine import EngineConfig, SipEngine  # pjsua2 only when a trunk runs
 
+        # A caller that dies mid-call sends no BYE: 5 s without its RTP frees the slot.
         self.engine = SipEngine(EngineConfig(bind_address=bind, sip_port=port,
-                                             accept_incoming=True, user_agent="sim-trunk"))
+                                             accept_incoming=True, user_agent="sim-trunk",
+                                             incoming_rtp_timeout_s=5.0))
 
     def serve(self, max_calls: int | None = None) -> None:
         """Answer calls until interrupted (or ``max_calls`` have ended)."""
