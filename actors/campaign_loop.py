@@ -19,7 +19,7 @@ import logging
 import random
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -193,6 +193,10 @@ class CampaignLoop:
             if housekeeping:
                 ContactRepo(s).complete_due(campaign.id, now)
             schedule = _schedule(s, campaign)
+            dialing = ContactRepo(s).status_counts(campaign.id).get(t.ContactStatus.DIALING, 0)
+        # Calls this loop does not know of (placed before a restart, still going on in
+        # number actors) count against the concurrency cap until they are recorded.
+        self.pacing = replace(self.pacing, in_flight=max(len(self.in_flight), dialing))
         if campaign.status is not t.CampaignStatus.ACTIVE:
             report.next_tick_at = now + timedelta(seconds=1)
             return report

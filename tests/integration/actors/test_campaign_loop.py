@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
+from actors.campaign_loop import CallResult, CampaignLoop, DialRequest, record_call
 from campaigns import types as t
 from campaigns.health import AbandonSettings
 from storage import models as m
@@ -330,3 +330,20 @@ def test_a_claim_gets_the_long_call_lease_once_its_call_row_is_written(
         expires = s.scalar(select(m.CampaignContact.lease_expires_at)
                            .where(m.CampaignContact.campaign_id == cid))
     assert expires == MONDAY_NOON_NY + timedelta(minutes=6)
+
+
+def test_a_restarted_loop_counts_calls_still_in_flight_against_the_cap(
+        sessions: Sessions) -> None:
+    cid = _setup(sessions, EAST[:6], concurrent=2, interval_s=5)
+    first = ManualPlacer()
+    loop = _loop(sessions, cid, first)
+    now = MONDAY_NOON_NY
+    loop.tick(now)
+    loop.tick(now + timedelta(seconds=5))
+    assert len(first.calls) == 2  # at the cap; both calls still going on elsewhere
+    second = ManualPlacer()  # the campaign actor restarted: a fresh loop, no futures
+    restarted = _loop(sessions, cid, second, owner="loop-2")
+    assert restarted.tick(now + timedelta(seconds=20)).placed == 0
+    first.end(0, t.AnswerStatus.BUSY, now + timedelta(seconds=21))
+    record_call(sessions, first.calls[0][0], first.calls[0][1].result())
+    assert restarted.tick(now + timedelta(seconds=30)).placed == 1  # one slot came free
