@@ -16,6 +16,7 @@ demo) calls go to the simulated callees of ``actors.simcalls``.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import os
 import random
@@ -99,6 +100,10 @@ def actor_options(kind: str, name: str, **extra: Any) -> dict[str, Any]:
         "name": name, "namespace": NAMESPACE, "get_if_exists": True,
         "max_restarts": -1, "max_task_retries": 0, "num_cpus": 0,
     }
+    if kind in ("number", "store"):
+        # Shared by every campaign: detached, so they outlive the campaign actor that
+        # happened to create them (an owned actor dies with its owner, calls and all).
+        options["lifetime"] = "detached"
     if kind == "number":
         options["max_concurrency"] = 4  # pjsua2 allows 4 calls per process (FACTS.md)
     elif kind in ("campaign", "store", "supervisor"):
@@ -452,6 +457,8 @@ class Supervisor:
         ray.get([h.stop.remote() for h in self.campaigns.values()])
         for handle in [*self.campaigns.values(), *numbers]:
             ray.kill(handle, no_restart=True)
+        with contextlib.suppress(ValueError):  # the in-cluster store, when there is one
+            ray.kill(ray.get_actor("store", namespace=NAMESPACE), no_restart=True)
         self.campaigns.clear()
         return {"unfinished_calls": sum(int(r["unfinished_calls"]) for r in reports)}
 

@@ -113,6 +113,8 @@ def test_supervised_actors_survive_a_kill(ray_session: Any,
     actor = ray.get_actor(f"campaign:{campaign_id}", namespace="dialer")
     assert _wait(lambda: len(_calls(sessions, campaign_id)) >= 1, 120)
     assert _wait(lambda: _named("number:+14155550123"), 30)  # named for the dashboard
+    number = ray.get_actor("number:+14155550123", namespace="dialer")
+    number_pid = ray.get(number.pid.remote())
     ray.kill(actor, no_restart=False)  # the process dies; Ray restarts it
     assert _wait(lambda: len(_calls(sessions, campaign_id)) == len(PHONES), 120)
     # A call row written just before the kill whose INVITE never left is settled by the
@@ -120,6 +122,8 @@ def test_supervised_actors_survive_a_kill(ray_session: Any,
     assert _wait(lambda: all(c.state == "ended" for c in _calls(sessions, campaign_id)), 90)
     calls = _calls(sessions, campaign_id)
     assert sorted(c.to_number for c in calls) == sorted(PHONES)  # each dialled exactly once
+    # The number actor is shared and detached: it outlived the campaign actor that made it.
+    assert ray.get(number.pid.remote()) == number_pid
     with sessions() as s:
         open_contacts = s.scalar(select(func.count()).select_from(m.CampaignContact).where(
             m.CampaignContact.status.in_(("pending", "dialing"))))
