@@ -171,6 +171,8 @@ class _Listeners:
                 self._dashboard(key, reply, client)
             case c.Numbers(campaign=key):
                 reply.post(views.numbers_message(svc.numbers(key)))
+            case c.SetAgent(campaign=key, agent=agent):
+                reply.post(views.agent_message(svc.set_agent(key, agent, who), asked.user))
 
     def _dashboard(self, key: str, reply: _Reply, client: WebClient) -> None:
         view = self.service.dashboard(key)

@@ -38,6 +38,7 @@ class Action(StrEnum):
     IMPORT = "import"
     DASHBOARD = "dashboard"
     NUMBERS = "numbers"
+    AGENT = "agent"
 
     @property
     def changes_things(self) -> bool:
@@ -46,7 +47,7 @@ class Action(StrEnum):
 
 
 _CHANGES: Final = frozenset({Action.PAUSE, Action.RESUME, Action.CANCEL, Action.ADD,
-                             Action.IMPORT})
+                             Action.IMPORT, Action.AGENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +131,17 @@ class Numbers:
     action: ClassVar[Action] = Action.NUMBERS
 
 
+@dataclass(frozen=True, slots=True)
+class SetAgent:
+    """``agent <campaign> <agent>``: the voice agent that talks on the campaign's calls."""
+
+    campaign: str
+    agent: str
+    action: ClassVar[Action] = Action.AGENT
+
+
 Command = (Help | ListCampaigns | Status | Pause | Resume | Cancel | Add | ImportFile
-           | Dashboard | Numbers)
+           | Dashboard | Numbers | SetAgent)
 
 
 class CommandError(ValueError):
@@ -207,6 +217,10 @@ def parse(text: str) -> Command:
         return _ONE_CAMPAIGN[head](" ".join(rest))
     if head == "add":
         return _parse_add(rest)
+    if head == "agent":
+        if len(rest) < 2:
+            raise CommandError(s.NEEDS_AGENT)
+        return SetAgent(rest[0], " ".join(rest[1:]))
     raise CommandError(s.UNKNOWN_SUBCOMMAND.format(word=_code(words[0])))
 
 

@@ -41,3 +41,12 @@ class BadInput(ChatOpsError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class UnknownAgent(ChatOpsError):
+    """No voice agent has that name or id; ``names`` are the agents there are."""
+
+    def __init__(self, key: str, names: tuple[str, ...] = ()) -> None:
+        super().__init__(f"unknown agent {key!r}")
+        self.key = key
+        self.names = names

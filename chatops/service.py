@@ -19,7 +19,7 @@ from campaigns.dashboard import Dashboard
 from campaigns.errors import IllegalTransition, InvalidPhoneNumber, ValidationError
 from campaigns.phones import mask, normalize, region_of
 from campaigns.spam import band
-from chatops.errors import BadInput, BadPhone, IllegalChange, UnknownCampaign
+from chatops.errors import BadInput, BadPhone, IllegalChange, UnknownAgent, UnknownCampaign
 from storage import services
 
 # storage.db imports these for its session factory; chatops names them only as types
@@ -29,6 +29,7 @@ from storage.db import Sessions
 __all__ = ["Sessions"]
 from storage.errors import NotFound
 from storage.repos import (
+    AgentRepo,
     AuditRepo,
     CampaignRepo,
     ContactRepo,
@@ -111,6 +112,15 @@ class Added:
     phone: str
     name: str
     inserted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChange:
+    """The result of ``agent``: the campaign's agent before and after."""
+
+    campaign: str
+    agent: str
+    before: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +259,20 @@ class ChatOpsService:
             except Exception:  # the DB holds the change; the actors will see it anyway
                 log.exception("could not wake the dialer", extra={"campaign": c.id})
         return Change(c.id, c.name, before.value, after.value)
+
+    def set_agent(self, key: str, agent_key: str, who: Who) -> AgentChange:
+        """Give the campaign a voice agent (audited as ``campaign.update``)."""
+        with self.sessions.begin() as s:
+            c = _get(s, key)
+            agents = AgentRepo(s)
+            try:
+                agent = agents.row(agent_key)
+            except NotFound as exc:
+                names = tuple(a.name for a in agents.list())[:10]
+                raise UnknownAgent(agent_key, names) from exc
+            before = agents.row(c.agent_id).name if c.agent_id is not None else None
+            CampaignRepo(s).update(c.id, who, self.clock(), agent_id=agent.id)
+        return AgentChange(c.name, agent.name, before)
 
     def add_contact(self, key: str, phone: str, name: str, who: Who) -> Added:
         """Add one contact; a number that does not normalise adds nothing (BadPhone)."""

@@ -24,6 +24,8 @@ HELP: Final = (
     "`/dialer dashboard &lt;campaign&gt;` – quick stats, answer rates, goals and the heatmap\n"
     "`/dialer numbers &lt;campaign&gt;` – caller-ID numbers: calls today, spam scores, "
     "exclusions\n"
+    "`/dialer agent &lt;campaign&gt; &lt;agent&gt;` – the voice agent for the campaign's "
+    "calls (operators)\n"
     "A campaign is named by its name or id; quote names with spaces: `\"spring promo\"`."
 )
 
@@ -33,6 +35,10 @@ NEEDS_CAMPAIGN: Final = "`{word}` needs a campaign: `/dialer {word} &lt;campaign
 NEEDS_PHONE: Final = ("`add` needs a campaign and a phone number: "
                       "`/dialer add &lt;campaign&gt; &lt;phone&gt; [name]` (or share a CSV "
                       "file with the message `add &lt;campaign&gt;`).")
+NEEDS_AGENT: Final = ("`agent` needs a campaign and an agent: "
+                      "`/dialer agent &lt;campaign&gt; &lt;agent&gt;`.")
+AGENT_SET: Final = "{user} set the agent of *{campaign}* to *{agent}* (was {before})."
+UNKNOWN_AGENT: Final = "There is no agent `{key}`. Agents: {names}."
 UNBALANCED_QUOTE: Final = "A quote is not closed."
 TOO_LONG: Final = "That command is too long."
 

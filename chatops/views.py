@@ -14,9 +14,17 @@ from typing import Any, Final
 
 from chatops import strings as s
 from chatops.alerts import AlertEvent, AlertKind
-from chatops.errors import BadInput, BadPhone, ChatOpsError, IllegalChange, UnknownCampaign
+from chatops.errors import (
+    BadInput,
+    BadPhone,
+    ChatOpsError,
+    IllegalChange,
+    UnknownAgent,
+    UnknownCampaign,
+)
 from chatops.service import (
     Added,
+    AgentChange,
     CampaignLine,
     CampaignStatusView,
     Change,
@@ -144,6 +152,9 @@ def error_message(error: ChatOpsError) -> Message:
     elif isinstance(error, IllegalChange):
         text = s.ILLEGAL_CHANGE.format(name=esc(error.name), current=esc(error.current),
                                        target=esc(error.target))
+    elif isinstance(error, UnknownAgent):
+        names = ", ".join(f"`{esc(n).replace('`', '')}`" for n in error.names) or "none"
+        text = s.UNKNOWN_AGENT.format(key=esc(error.key).replace("`", "'"), names=names)
     elif isinstance(error, BadInput):
         text = s.BAD_INPUT.format(reason=esc(error.reason))
     else:
@@ -234,6 +245,13 @@ def cancel_question(campaign_id: int, name: str) -> Message:
 def kept_message(name: str, status: str) -> Message:
     """The answer to "No, keep it"."""
     return text_message(s.CANCEL_KEPT.format(name=esc(name), status=esc(status)))
+
+
+def agent_message(change: AgentChange, user_id: str) -> Message:
+    """``agent``: the campaign's new voice agent."""
+    return text_message(s.AGENT_SET.format(
+        user=mention(user_id), campaign=esc(change.campaign), agent=esc(change.agent),
+        before=esc(change.before) if change.before else "none"))
 
 
 def added_message(added: Added, user_id: str) -> Message:

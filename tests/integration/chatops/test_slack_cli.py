@@ -170,7 +170,8 @@ def test_parse_errors(text: str, reason: str) -> None:
 
 def test_only_changes_need_an_operator() -> None:
     assert {a for a in c.Action if a.changes_things} == {
-        c.Action.PAUSE, c.Action.RESUME, c.Action.CANCEL, c.Action.ADD, c.Action.IMPORT}
+        c.Action.PAUSE, c.Action.RESUME, c.Action.CANCEL, c.Action.ADD, c.Action.IMPORT,
+        c.Action.AGENT}
 
 
 def test_trusted_strings_carry_no_raw_angle_brackets() -> None:

@@ -350,3 +350,33 @@ def test_pause_from_slack_really_stops_the_dial_loop(
     slack.fake.wait("chat.postMessage", mark)
     assert loop.tick(at + timedelta(minutes=10)).placed == 1
     assert len(placer.calls) == 2
+
+
+def test_agent_assigns_the_campaigns_voice_agent_for_operators_only(slack: SlackApp) -> None:
+    from storage.repos import AgentRepo, CampaignRepo
+
+    c = slack.campaign("agents")
+    with slack.sessions.begin() as s:
+        AgentRepo(s).create("Ava <b>", Who("t", "test"), NOW, first_message="Hi!")
+    mark = slack.fake.mark()
+    denied = slack.driver.command(f'agent {c.name} "Ava <b>"', user=VIEWER).json()
+    assert denied["response_type"] == "ephemeral"
+    assert "operator" in denied["text"].lower()
+    assert _no_post(slack, mark) == []
+    with slack.sessions() as s:
+        assert CampaignRepo(s).get(c.id).agent_id is None
+    mark = slack.fake.mark()
+    slack.driver.command(f'agent {c.name} "Ava <b>"')
+    call = slack.fake.wait("chat.postMessage", mark)
+    assert "Ava &lt;b&gt;" in call.params["text"] and "was none" in call.params["text"]
+    with slack.sessions() as s:
+        assert CampaignRepo(s).get(c.id).agent_id is not None
+    assert _audit(slack, c.id, "campaign.update")[0].actor == f"slack:{OPERATOR}"
+    mark = slack.fake.mark()
+    slack.driver.command(f"agent {c.name} Nobody")
+    unknown = slack.fake.wait("chat.postEphemeral", mark)
+    assert "no agent `Nobody`" in _text(unknown) and "Ava &lt;b&gt;" in _text(unknown)
+    mark = slack.fake.mark()
+    ack = slack.driver.command(f"agent {c.name}").json()  # no agent named: the ack says so
+    assert "needs a campaign and an agent" in ack["text"]
+    assert _no_post(slack, mark) == []
