@@ -261,17 +261,17 @@ class PhoneNumberActor:
     def shutdown(self, timeout_s: float = 30.0) -> dict[str, Any]:
         """Hang up every live call (a killed process sends no BYE), let the outcomes be
         recorded, then tear the SIP engine down in pjsua2's order."""
-        with self.lock:
-            self.closing = True
-            engine = self.engine
-        if engine is not None:
-            engine.hangup_all()
         deadline = time.monotonic() + timeout_s
         with self.lock:
+            self.closing = True
             while self.active and time.monotonic() < deadline:
+                # Again and again: a call that was being set up when we started (the
+                # engine still starting, the INVITE still queued) is hung up as well.
+                if self.engine is not None:
+                    self.engine.hangup_all()
                 self.idle.wait(timeout=0.5)
             left = self.active
-            self.engine = None
+            engine, self.engine = self.engine, None
         if engine is not None:
             engine.shutdown()
         return {"number": self.e164, "unfinished_calls": left}
