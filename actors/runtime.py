@@ -400,6 +400,13 @@ class CampaignActor:
         self.stopped.set()
         self.thread.join(timeout=5)
 
+    def hang_up(self) -> list[dict[str, Any]]:
+        """Shut down every number actor this campaign placed calls through (they hang up
+        their calls and record them); for a graceful stop of the whole dialer."""
+        placer = self.loop.placer
+        handles = list(placer.handles.values()) if isinstance(placer, RayPlacer) else []
+        return list(ray.get([h.shutdown.remote() for h in handles]))
+
     def stop(self, timeout_s: float = 120.0) -> dict[str, Any]:
         """Stop claiming, let calls in flight finish and record them, then stop."""
         self.halt()
@@ -445,6 +452,9 @@ class Supervisor:
         (BYE/CANCEL: a killed process sends none) and record the outcomes, campaigns
         collect what is left, then every actor goes."""
         ray.get([h.halt.remote() for h in self.campaigns.values()])
+        reports: list[dict[str, Any]] = [
+            r for rs in ray.get([h.hang_up.remote() for h in self.campaigns.values()])
+            for r in rs]
         numbers: list[Any] = []
         with self.sessions() as s:
             names = [f"number:{n.e164}" for n in NumberRepo(s).list()]
@@ -453,7 +463,7 @@ class Supervisor:
                 numbers.append(ray.get_actor(name, namespace=NAMESPACE))
             except ValueError:
                 continue  # never placed a call: no actor
-        reports: list[dict[str, Any]] = list(ray.get([h.shutdown.remote() for h in numbers]))
+        reports += ray.get([h.shutdown.remote() for h in numbers])
         ray.get([h.stop.remote() for h in self.campaigns.values()])
         for handle in [*self.campaigns.values(), *numbers]:
             ray.kill(handle, no_restart=True)
