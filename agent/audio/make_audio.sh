@@ -11,3 +11,4 @@ say() {
 say greeting.wav "Hello, this is an automated call. Do you have a moment?"
 say goodbye.wav "Thank you for your time. Goodbye."
 say voicemail.wav "Hello, this is an automated message. We will try to reach you again later. Goodbye."
+./make_apology.sh  # the Realtime bridge's apology (apology.wav)
