@@ -80,6 +80,9 @@ class RuntimeConfig:
     agent_max_s: float = 180.0
     judge: LlmConfig | None = None
     """The OpenAI-compatible server that judges conversations (None: no judging)."""
+    voice: LlmConfig | None = None
+    """The Realtime server the voice agent talks through (None: the scripted agent);
+    ``model`` is the default for agents that name none."""
     judge_every_s: float = 30.0
 
     def now(self) -> datetime:

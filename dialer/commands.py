@@ -1033,11 +1033,12 @@ def demo_cmd(app: App, n_contacts: int | None, n_numbers: int, chaos: bool, simu
                                      chaos=chaos, seed=seed, quiet=as_json)
     else:
         from dialer.demo import run_demo
-        from dialer.judge_commands import judge_config
+        from dialer.judge_commands import judge_config, voice_config
 
         summary = run_demo(n_contacts=n_contacts or 60, n_numbers=n_numbers, chaos=chaos,
                            seed=seed, quiet=as_json, ray_dashboard=ray_dashboard,
-                           judge=judge_config(app.settings))
+                           judge=judge_config(app.settings),
+                           voice=voice_config(app.settings))
     if as_json:
         sys.stdout.flush()
     emit(summary)

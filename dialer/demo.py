@@ -117,7 +117,7 @@ class Chaos:
 
 def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, seed: int = 7,
              quiet: bool = False, ray_dashboard: bool = False, judge: LlmConfig | None = None,
-             db_path: Path = DEMO_DB) -> dict[str, Any]:
+             voice: LlmConfig | None = None, db_path: Path = DEMO_DB) -> dict[str, Any]:
     """Run the demo campaign to completion and return the summary (CONTRACTS.md)."""
     started = wall.monotonic()
     err = Console(stderr=True, highlight=False)
@@ -140,7 +140,7 @@ def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, s
         ray = _start_ray(run_dir, ray_dashboard, err)
         try:
             kills = _dial(ray, sessions, campaign_id, db_path, trunks, callers, shift, chaos,
-                          rng, n_contacts, err)
+                          rng, n_contacts, err, voice)
         finally:
             ray.shutdown()
     summary = _summary(sessions, campaign_id, n_contacts, trunks_truth(run_dir), shift,
@@ -297,7 +297,8 @@ def _start_ray(run_dir: Path, with_dashboard: bool, err: Console) -> Any:
 
 def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: Path,
           ports: list[int], callers: list[str], shift: float, chaos: bool,
-          rng: random.Random, n_contacts: int, err: Console) -> list[str]:
+          rng: random.Random, n_contacts: int, err: Console,
+          voice: LlmConfig | None) -> list[str]:
     from actors.runtime import RuntimeConfig, start_supervisor
     from sip.types import TrunkConfig
 
@@ -306,7 +307,7 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: 
         clock_shift_s=shift, lease_s=20.0, call_lease_s=150.0, sip_bind="127.0.0.1",
         trunk_by_number=tuple((n, TrunkConfig(host="127.0.0.1", port=p))
                               for n, p in zip(callers, ports, strict=True)),
-        recordings_dir=str(DATA / "recordings"), agent_max_s=45.0)
+        recordings_dir=str(DATA / "recordings"), agent_max_s=45.0, voice=voice)
     supervisor = start_supervisor(config)
     monkey = Chaos(random.Random(rng.random())) if chaos else None
     progress = _Progress(sessions, campaign_id, n_contacts)

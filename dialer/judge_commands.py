@@ -36,6 +36,17 @@ def judge_config(settings: Settings) -> LlmConfig | None:
                      price_out_per_mtok=settings.judge_price_out_per_mtok)
 
 
+def voice_config(settings: Settings) -> LlmConfig | None:
+    """The Realtime server for the voice agent, or None (the scripted agent)."""
+    from agent.llm import LlmConfig
+
+    if not settings.openai_enabled:
+        return None
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    return LlmConfig(model=settings.realtime_model, api_key=key,
+                     base_url=settings.openai_base_url)
+
+
 def make_judge(settings: Settings) -> Judge:
     """A judge on the configured server (or one that answers Unknown without one)."""
     from agent.judging import Judge

@@ -48,7 +48,7 @@ def run_cmd(app: App, every_s: float, trunk_cps: float, sip_resource: str | None
     Number actors place SIP calls through DIALER_TRUNK (credentials from the
     environment); conversations are judged when OPENAI_* settings are present.
     """
-    from dialer.judge_commands import judge_config
+    from dialer.judge_commands import judge_config, voice_config
 
     trunk = None if simulated else trunk_config(app.settings)
     # Keep every Ray listener on loopback and the dashboard API tokenless (FACTS.md).
@@ -74,7 +74,8 @@ def run_cmd(app: App, every_s: float, trunk_cps: float, sip_resource: str | None
                            sip_bind=app.settings.sip_bind,
                            recordings_dir=str(app.settings.data_dir / "recordings"),
                            abandon_limit=app.settings.max_abandon_rate,
-                           judge=judge_config(app.settings))
+                           judge=judge_config(app.settings),
+                           voice=voice_config(app.settings))
     click.echo("dialer running on Ray; Ctrl-C stops it after calls in flight end", err=True)
     try:
         run_forever(config, every_s=every_s, stop=stop.is_set)
