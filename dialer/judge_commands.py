@@ -40,7 +40,12 @@ def voice_config(settings: Settings) -> LlmConfig | None:
     """The Realtime server for the voice agent, or None (the scripted agent)."""
     from agent.llm import LlmConfig
 
+    if settings.voice_agent == "scripted":
+        return None
     if not settings.openai_enabled:
+        if settings.voice_agent == "realtime":
+            raise BadInput("DIALER_VOICE_AGENT=realtime needs OPENAI_API_KEY or "
+                           "OPENAI_BASE_URL")
         return None
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return LlmConfig(model=settings.realtime_model, api_key=key,

@@ -6,7 +6,7 @@ No other module reads ``os.environ``. Secrets are ``SecretStr`` so they never pr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     """USD per million input/output tokens, for the cost recorded per call."""
     realtime_model: str = Field(default="gpt-realtime", validation_alias="DIALER_REALTIME_MODEL")
     """Default Realtime model of agents that do not name one."""
+    voice_agent: Literal["auto", "realtime", "scripted"] = Field(
+        default="auto", validation_alias="DIALER_VOICE_AGENT")
+    """Who talks to humans: ``auto`` is OpenAI Realtime when OPENAI_* is set, else the
+    scripted agent; ``scripted`` keeps the offline agent while the LLM still judges."""
     trunk: str | None = Field(default=None, validation_alias="DIALER_TRUNK")
     """The SIP trunk, ``sip:HOST[:PORT][;transport=tcp]`` (unset: ``dialer run`` places
     simulated calls only with ``--simulated``)."""
