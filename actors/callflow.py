@@ -6,7 +6,9 @@ frames. The flow:
 
 1. dial and wait for the answer (ring timeout, busy, reject ... end here);
 2. from the 200 OK, feed every 20 ms frame to the streaming AMD detector (and to an
-   energy VAD that notes when the callee's first words ended);
+   energy VAD that notes when the callee's first words ended); in text mode the first
+   words are also transcribed and classified (``greeting_classifier``), and the ML
+   verdict is the fallback when the text says nothing either way;
 3. ``human``: the voice agent talks at once; the greet delay (end of the callee's first
    words → our first audio) decides whether the call was abandoned;
    ``machine``: hang up, or listen on for the beep and drop the voicemail right after it
@@ -53,6 +55,11 @@ class Dialer(Protocol):
         """Queue a call and return its handle."""
 
 
+GreetingClassifier = Callable[[bytes], tuple[str, float]]
+"""Text AMD: the PCM of the callee's first words → (``human``/``machine``/``unknown``,
+confidence). It may block for a network round trip; it must not raise."""
+
+
 @dataclass(frozen=True, slots=True)
 class FlowSettings:
     """Timers of the flow (the detector has its own decision limit)."""
@@ -69,6 +76,10 @@ class FlowSettings:
     """A tone that goes on this long after its onset gets the message anyway."""
     agent_max_s: float = 180.0
     greet_limit_ms: int = GREET_LIMIT_MS
+    greeting_end_ms: int = 700
+    """Text AMD: silence after speech that ends the greeting to transcribe."""
+    greeting_max_ms: int = 4000
+    """Text AMD: speech this long is transcribed as it is (a long greeting)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +135,7 @@ def run_call(engine: Dialer, request: DialRequest, *,
              machine_action: t.MachineAction,
              voicemail: Callable[[], bytes],
              settings: FlowSettings | None = None,
+             greeting_classifier: GreetingClassifier | None = None,
              clock: Callable[[], float] = time.monotonic) -> FlowResult:
     """Place ``request`` and carry it through to its outcome (see the module docstring)."""
     cfg = settings or FlowSettings()
@@ -137,11 +149,18 @@ def run_call(engine: Dialer, request: DialRequest, *,
     answered_at = clock()
     audio = LiveAudio(handle, clock=clock)
     listener = _Listener(detector_factory())
-    callee_gone = _listen(audio, listener, lambda: listener.verdict is not None,
-                          answered_at + cfg.amd_wait_s, clock)
-    if listener.verdict is None:
+    text_verdict: tuple[str, float, int] | None = None
+    callee_gone = False
+    if greeting_classifier is not None:
+        callee_gone, text_verdict = _classify_greeting(audio, listener, greeting_classifier,
+                                                       answered_at + cfg.amd_wait_s, cfg,
+                                                       clock)
+    if text_verdict is None and not callee_gone:
+        callee_gone = _listen(audio, listener, lambda: listener.verdict is not None,
+                              answered_at + cfg.amd_wait_s, clock)
+    if listener.verdict is None and text_verdict is None:
         listener.take(listener.detector.finish())
-    label = listener.label or "unknown"
+    label = text_verdict[0] if text_verdict else (listener.label or "unknown")
     conv: Conversation | None = None
     greet_delay: int | None = None
     abandoned = False
@@ -166,10 +185,16 @@ def run_call(engine: Dialer, request: DialRequest, *,
     outcome = handle.wait(15.0)
     status = _status_of(label) if outcome.answer_status.connected else outcome.answer_status
     verdict = listener.verdict
+    confidence: float | None
+    decision_ms: int | None
+    if text_verdict is not None:
+        confidence, decision_ms = text_verdict[1], text_verdict[2]
+    else:
+        confidence = None if verdict is None else float(verdict.confidence)
+        decision_ms = None if verdict is None else int(verdict.decision_ms)
     return FlowResult(
-        outcome, status, amd_label=label,
-        amd_confidence=None if verdict is None else float(verdict.confidence),
-        amd_decision_ms=None if verdict is None else int(verdict.decision_ms),
+        outcome, status, amd_label=label, amd_confidence=confidence,
+        amd_decision_ms=decision_ms,
         beep_ms=listener.beep_ms, greet_delay_ms=greet_delay, abandoned=abandoned,
         voicemail_left=voicemail_left,
         conversation=bool(status is t.AnswerStatus.HUMAN and conv is not None
@@ -210,6 +235,45 @@ def _listen(audio: LiveAudio, listener: _Listener, done: Callable[[], bool],
         if clock() > deadline:
             return False
     return False
+
+
+def _classify_greeting(audio: LiveAudio, listener: _Listener, classify: GreetingClassifier,
+                       deadline: float, cfg: FlowSettings, clock: Callable[[], float]
+                       ) -> tuple[bool, tuple[str, float, int] | None]:
+    """Text AMD: gather the callee's first words (until a pause, or a long greeting),
+    classify their transcript. Returns (callee gone, (label, confidence, decision ms) or
+    None when the text decided nothing: the ML verdict decides then)."""
+    vad = listener.vad
+    pcm = bytearray()
+
+    def greeting_over() -> bool:
+        if listener.verdict is not None and listener.verdict.label in ("silence", "fax"):
+            return True  # nothing to transcribe: ML's silence or fax stands
+        started = vad.run_start_ms if vad.speaking else None
+        long_speech = started is not None and vad.now_ms - started >= cfg.greeting_max_ms
+        pause = vad.runs > 0 and not vad.speaking and (
+            vad.now_ms - vad.last_voice_ms >= cfg.greeting_end_ms)
+        return long_speech or pause
+
+    gone = False
+    while not greeting_over():
+        frame = audio.read(0.2)
+        if frame is None:
+            gone = True
+            break
+        if frame:
+            pcm += frame
+            listener.feed(frame)
+        if clock() > deadline:
+            break
+    if listener.verdict is not None and listener.verdict.label in ("silence", "fax"):
+        return gone, None
+    if vad.runs == 0 and not vad.speaking:
+        return gone, None  # no words at all
+    label, confidence = classify(bytes(pcm))
+    if label not in ("human", "machine"):
+        return gone, None
+    return gone, (label, confidence, vad.now_ms)
 
 
 def _first_words_end(vad: EnergyVad) -> int:

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from actors.callflow import FlowResult, FlowSettings, run_call
+from actors.callflow import FlowResult, FlowSettings, GreetingClassifier, run_call
 from actors.campaign_loop import CallResult, DialRequest
 from agent.base import AgentProfile, VoiceAgent
 from agent.scripted import ScriptedAgent, voicemail_message
@@ -52,6 +52,44 @@ def agent_for(request: DialRequest, config: RuntimeConfig) -> VoiceAgent:
                                   model=profile.model or voice.model)
             _REALTIME[profile] = agent
         return agent
+
+
+_TRANSCRIBERS: dict[str, Any] = {}
+_warned_text_amd: list[bool] = []
+
+
+def greeting_classifier(request: DialRequest, config: RuntimeConfig
+                        ) -> GreetingClassifier | None:
+    """Text AMD for campaigns in text mode: the greeting transcribed by the configured
+    OpenAI-compatible server and classified by the keyword model (no second round trip
+    while the callee waits). Without a server the ML detector decides (logged once)."""
+    if request.amd_mode is not t.AmdMode.TEXT:
+        return None
+    server = config.judge or config.voice
+    if server is None:
+        if not _warned_text_amd:
+            _warned_text_amd.append(True)
+            log.warning("text AMD needs an OpenAI-compatible server to transcribe; "
+                        "the ML detector decides")
+        return None
+    from agent.text_amd import classify_greeting
+    from agent.transcribe import Transcriber, TranscriptionFailed
+
+    with _REALTIME_LOCK:
+        transcriber = _TRANSCRIBERS.get(server.base_url or "")
+        if transcriber is None:
+            transcriber = _TRANSCRIBERS[server.base_url or ""] = Transcriber(server)
+
+    def classify(pcm: bytes) -> tuple[str, float]:
+        try:
+            text = transcriber.transcribe(pcm)
+        except TranscriptionFailed as exc:
+            log.warning("greeting not transcribed: %s", exc.reason)
+            return "unknown", 0.0
+        verdict = classify_greeting(text)
+        return verdict.label.value, verdict.confidence
+
+    return classify
 
 
 def recording_path(config: RuntimeConfig, request: DialRequest) -> str | None:
@@ -139,7 +177,8 @@ def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
                         agent=agent_for(request, config),
                         machine_action=request.machine_action,
                         voicemail=lambda: voicemail_message(request.agent),
-                        settings=settings or FlowSettings(agent_max_s=config.agent_max_s))
+                        settings=settings or FlowSettings(agent_max_s=config.agent_max_s),
+                        greeting_classifier=greeting_classifier(request, config))
     except (SipError, TimeoutError) as exc:
         log.warning("call could not be placed", extra={"call": request.call_id},
                     exc_info=exc)

@@ -273,6 +273,11 @@ class FakeOpenAI:
     hits: int = 0
     """Every POST received, including the ones refused (bad key, bad schema)."""
     port: int = 0
+    transcripts: deque[str | int] = field(default_factory=deque)
+    """Answers to ``/v1/audio/transcriptions``, in order: a text, or an HTTP error
+    status; when empty, "Hello?"."""
+    transcriptions: list[dict[str, Any]] = field(default_factory=list)
+    """What each transcription request carried: model, file name, WAV bytes."""
 
     def __post_init__(self) -> None:
         self._queue: deque[Reply | Responder] = deque()
@@ -370,6 +375,20 @@ def request_problems(request: object) -> list[str]:
     return problems
 
 
+def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:
+    """The named parts of a ``multipart/form-data`` body."""
+    match = re.search(r"boundary=\"?([^\";]+)", content_type)
+    if match is None:
+        return {}
+    parts: dict[str, bytes] = {}
+    for chunk in body.split(b"--" + match.group(1).encode()):
+        head, sep, data = chunk.partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]+)"', head)
+        if sep and name:
+            parts[name.group(1).decode()] = data.removesuffix(b"\r\n")
+    return parts
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_state: FakeOpenAI
     protocol_version = "HTTP/1.1"
@@ -388,6 +407,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with fake._lock:
             fake.hits += 1
+        if self.path.rstrip("/") == "/v1/audio/transcriptions":
+            self._transcribe(body)
+            return
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, {"error": {"message": f"no route {self.path}",
                                        "type": "invalid_request_error"}})
@@ -440,6 +462,28 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
                       "total_tokens": tokens_in + tokens_out},
         }, reply.headers)
+
+    def _transcribe(self, body: bytes) -> None:
+        """Speech to text: a multipart form with ``model`` and a WAV ``file``."""
+        fake = self.server_state
+        if self.headers.get("Authorization") != f"Bearer {API_KEY}":
+            self._send(401, {"error": {"message": "Incorrect API key provided",
+                                       "type": "invalid_request_error"}})
+            return
+        fields = _multipart(self.headers.get("Content-Type", ""), body)
+        wav = fields.get("file", b"")
+        if not fields.get("model") or not wav.startswith(b"RIFF"):
+            self._send(400, {"error": {"message": "model and a WAV file are required",
+                                       "type": "invalid_request_error"}})
+            return
+        with fake._lock:
+            fake.transcriptions.append({"model": fields["model"].decode(), "wav": wav})
+            answer: str | int = fake.transcripts.popleft() if fake.transcripts else "Hello?"
+        if isinstance(answer, int):
+            self._send(answer, {"error": {"message": "scripted failure",
+                                          "type": "server_error"}})
+            return
+        self._send(200, {"text": answer})
 
     def _send(self, status: int, payload: object,
               headers: Mapping[str, str] | None = None) -> None:

@@ -202,3 +202,62 @@ def test_a_greeting_that_goes_quiet_without_a_beep_still_gets_the_message() -> N
     assert result.beep_ms is None
     assert result.voicemail_left
     assert end + 1500 <= call.sent_frames[0] <= end + 3200
+
+
+# --- text-based AMD ----------------------------------------------------------------------
+
+class Transcripts:
+    """A stand-in speech-to-text + text AMD: long audio reads as a voicemail greeting."""
+
+    def __init__(self) -> None:
+        self.heard_ms: list[int] = []
+
+    def __call__(self, pcm: bytes) -> tuple[str, float]:
+        self.heard_ms.append(len(pcm) // 16)
+        return ("machine", 0.9) if len(pcm) // 16 > 2500 else ("human", 0.8)
+
+
+def text_flow(call: FakeCall, classifier: Any) -> Any:
+    agent = ScriptedAgent(PROFILE, settings=ScriptSettings(reply_wait_s=2.0),
+                          clock=call.clock)
+    return run_call(FakeEngine(call), REQUEST, detector_factory=load_detector, agent=agent,
+                    machine_action=t.MachineAction.HANG_UP, voicemail=lambda: VOICEMAIL,
+                    settings=FlowSettings(), greeting_classifier=classifier,
+                    clock=call.clock)
+
+
+def test_text_amd_decides_on_the_first_words_after_a_pause() -> None:
+    hello = pcm("hello.wav")
+    transcripts = Transcripts()
+    call = FakeCall(silence(300) + hello + silence(40_000))
+    result = text_flow(call, transcripts)
+    assert result.answer_status is t.AnswerStatus.HUMAN
+    assert (result.amd_label, result.amd_confidence) == ("human", 0.8)
+    [heard] = transcripts.heard_ms
+    assert 300 + len(hello) // 16 <= heard <= 300 + len(hello) // 16 + 900  # + the pause
+    assert result.amd_decision_ms == heard
+    assert call.sent_frames  # the agent greeted them
+
+
+def test_text_amd_calls_a_long_greeting_a_machine() -> None:
+    call = FakeCall(silence(200) + pcm("greeting.wav") + silence(30_000))
+    result = text_flow(call, Transcripts())
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert result.amd_confidence == 0.9
+    assert not call.sent_frames
+
+
+def test_when_the_text_says_nothing_the_ml_verdict_stands() -> None:
+    call = FakeCall(silence(300) + pcm("hello.wav") + silence(40_000))
+    result = text_flow(call, lambda pcm: ("unknown", 0.0))
+    assert result.answer_status is t.AnswerStatus.HUMAN
+    assert result.amd_label == "human"
+    assert result.amd_confidence != 0.0  # the ML detector's confidence
+
+
+def test_text_amd_never_transcribes_silence() -> None:
+    asked: list[bytes] = []
+    call = FakeCall(silence(60_000))
+    result = text_flow(call, lambda pcm: asked.append(pcm) or ("human", 1.0))
+    assert result.answer_status is t.AnswerStatus.SILENCE
+    assert asked == []
