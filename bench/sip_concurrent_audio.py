@@ -1,12 +1,14 @@
 """Concurrent answered calls with audio streaming to a consumer, and CPU per call.
 
-    .venv/bin/python bench/sip_concurrent_audio.py [--calls 100] [--seconds 30] [--no-frames]
+    .venv/bin/python bench/sip_concurrent_audio.py [--calls 100] [--seconds 30]
+        [--no-frames] [--consumer poll|block]
 
 SIPp answers every call and streams µ-law speech (``rtp_stream``, looped) to us. Each
 worker process owns one ``SipEngine`` with 4 calls (the library's cap) and one consumer
-thread per call draining its 20 ms frame queue every 50 ms, as ``place_call`` does
-for AMD. ``--no-frames`` measures
-the same calls without the Python frame tap (C-side media only). Prints figures; no
+thread per call reading its 20 ms frame queue: ``poll`` (the default) drains it every
+50 ms, as ``sip.calling.place_call`` does for AMD; ``block`` waits on each frame, as
+``sip.live.LiveAudio.read`` (the actors' call flow) does. ``--no-frames`` measures the
+same calls without the Python frame tap (C-side media only). Prints figures; no
 assertions.
 """
 
@@ -80,7 +82,8 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def worker(port: int, calls: int, seconds: float, frames_on: bool) -> dict[str, Any]:
+def worker(port: int, calls: int, seconds: float, frames_on: bool,
+           consumer: str = "poll") -> dict[str, Any]:
     """Hold ``calls`` answered calls for ``seconds``, consuming frames; return counts."""
     sys.path.insert(0, str(ROOT))
     from sip.engine import EngineConfig, SipEngine
@@ -93,6 +96,11 @@ def worker(port: int, calls: int, seconds: float, frames_on: bool) -> dict[str, 
         handles = [engine.dial(DialRequest(f"+120255501{i:02d}", "+12025550199", 10, trunk,
                                            rtp_timeout_s=0), want_frames=frames_on)
                    for i in range(calls)]
+
+        def consume_blocking(i: int, q: Any) -> None:
+            # Wait on each frame, as LiveAudio.read does.
+            while q.get() is not None:
+                frames[i] += 1
 
         def consume(i: int, q: Any) -> None:
             # Drain every 50 ms, as sip.calling.place_call does for AMD.
@@ -107,7 +115,8 @@ def worker(port: int, calls: int, seconds: float, frames_on: bool) -> dict[str, 
                         return
                     frames[i] += 1
 
-        consumers = [threading.Thread(target=consume, args=(i, h.frames), daemon=True)
+        target = consume_blocking if consumer == "block" else consume
+        consumers = [threading.Thread(target=target, args=(i, h.frames), daemon=True)
                      for i, h in enumerate(handles) if h.frames is not None]
         for c in consumers:
             c.start()
@@ -137,11 +146,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--no-frames", action="store_true")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--consumer", choices=("poll", "block"), default="poll")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        port, calls, seconds, frames_on = args.worker
-        print(json.dumps(worker(int(port), int(calls), float(seconds), frames_on == "1")))
+        port, calls, seconds, frames_on, consumer = args.worker
+        print(json.dumps(worker(int(port), int(calls), float(seconds), frames_on == "1",
+                                consumer)))
         return
     exe, sox = shutil.which("sipp"), shutil.which("sox")
     if exe is None or sox is None:
@@ -166,8 +177,8 @@ def main() -> None:
             for n in per:
                 workers.append(subprocess.Popen(
                     [sys.executable, __file__, "--worker", str(port), str(n), str(hold),
-                     "0" if args.no_frames else "1"], cwd=ROOT, stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL, text=True))
+                     "0" if args.no_frames else "1", args.consumer], cwd=ROOT,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True))
             for w in workers:  # wait until every worker has its calls answered
                 assert w.stdout is not None
                 w.stdout.readline()
@@ -198,7 +209,8 @@ def main() -> None:
     ours = sum(b - a for a, b in zip(cpu0, cpu1, strict=True)) / window * 100
     frames = [f for r in ok for f in r["frames"]]
     print(f"calls requested={args.calls} answered={answered} processes={nproc} "
-          f"crashes={len(results) - len(ok)} frame tap={'off' if args.no_frames else 'on'}")
+          f"crashes={len(results) - len(ok)} frame tap={'off' if args.no_frames else 'on'} "
+          f"consumer={args.consumer}")
     print(f"our CPU: {ours:.1f}% of a core for {answered} calls = "
           f"{ours / max(1, answered):.2f}% per call (window {window:.0f}s); "
           f"SIPp (the far end) {(sipp1 - sipp0) / window * 100:.1f}%")

@@ -4,6 +4,7 @@ Run by the integration tests (never imported by pytest: pjsua2 must not live the
     python engine_probe.py frames TRUNK_PORT TALK_S
     python engine_probe.py stream TRUNK_PORT RECORD_PATH
     python engine_probe.py many TRUNK_PORT CALLS SETUPS_PER_S TALK_S
+    python engine_probe.py idle TRANSPORTS
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import array
 import itertools
 import json
 import queue
+import statistics
 import sys
 import threading
 import time
@@ -122,11 +124,30 @@ def many(port: int, calls: int, rate: float, talk_s: float) -> dict[str, Any]:
             "setup_span_s": tries[-1] - tries[0] if tries else 0.0}
 
 
+def idle(transports: str) -> dict[str, Any]:
+    """An idle engine: how long a command waits for the engine thread to take it."""
+    from sip import engine as sip_engine
+
+    kinds: Any = tuple(transports.split(","))
+    waits: list[float] = []
+    with SipEngine(EngineConfig(bind_address="127.0.0.1", transports=kinds)) as engine:
+        time.sleep(0.3)
+        for _ in range(25):
+            started = time.monotonic()
+            engine.active_calls()
+            waits.append(time.monotonic() - started)
+            time.sleep(0.013)  # land at different points of the engine's poll
+    return {"median_ms": statistics.median(waits) * 1000,
+            "fast_frames": sip_engine._FAST_FRAMES}
+
+
 def main(argv: list[str]) -> None:
     if argv[0] == "frames":
         result = frames(int(argv[1]), float(argv[2]))
     elif argv[0] == "stream":
         result = stream(int(argv[1]), argv[2])
+    elif argv[0] == "idle":
+        result = idle(argv[1])
     else:
         result = many(int(argv[1]), int(argv[2]), float(argv[3]), float(argv[4]))
     print(json.dumps(result, default=str))
