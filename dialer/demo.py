@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from campaigns import types as t
 from campaigns.lifecycle import FINAL_CONTACT_STATUSES
 from campaigns.schedule import Schedule, parse_weekly, schedule_to_dict
-from dialer.demo_support import campaign_figures, demo_numbers
+from dialer.demo_support import WHO, add_numbers_and_contacts, campaign_figures, demo_numbers
 from storage import models as m
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
@@ -58,10 +58,7 @@ from storage.repos import (
     AgentRepo,
     CampaignRepo,
     ContactRepo,
-    NewContact,
-    NumberRepo,
     ScheduleRepo,
-    Who,
 )
 from storage.repos.results import AnalysisRepo, GoalRepo
 from storage.services import dashboard
@@ -71,7 +68,6 @@ if TYPE_CHECKING:
 
 DATA = Path("var")
 DEMO_DB = DATA / "demo.sqlite3"
-WHO = Who("demo", "demo")
 STALL_S = 180
 """Stop when nothing was in a call and no contact finished for this long."""
 ZONE = "America/New_York"
@@ -202,16 +198,8 @@ def _seed(sessions: sessionmaker[Session], phones: list[str], callers: list[str]
         AnalysisRepo(s).add(c.id, t.Analysis(
             id=0, name="Interested", question="Did the callee show interest in solar?",
             kind=t.AnalysisKind.YES_NO), WHO, now)
-        numbers = NumberRepo(s)
-        for e164 in callers:
-            numbers.add(e164, WHO, now, friendly_name=f"Demo {e164[2:5]}-{e164[-4:]}")
-            numbers.assign(c.id, e164, WHO, now, weight=1)
-        priorities = (t.Priority.HIGH, t.Priority.NORMAL, t.Priority.NORMAL, t.Priority.LOW)
-        ContactRepo(s).add_many(c.id, [NewContact(p, name=f"Demo contact {i}",
-                                                  priority=rng.choice(priorities))
-                                       for i, p in enumerate(phones)],
-                                now - timedelta(minutes=1))
-        campaigns.set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
+        add_numbers_and_contacts(s, c.id, callers, phones, now - timedelta(minutes=1), now,
+                                 rng)
     return c.id
 
 

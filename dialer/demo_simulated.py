@@ -27,22 +27,18 @@ from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
 from actors.simcalls import plan_call
 from campaigns import types as t
 from campaigns.schedule import Schedule, parse_weekly, schedule_to_dict
-from dialer.demo_support import campaign_figures, demo_numbers
+from dialer.demo_support import WHO, add_numbers_and_contacts, campaign_figures, demo_numbers
 from storage.coordination import MemoryStore
 from storage.db import make_engine, session_factory
 from storage.migrate import upgrade
 from storage.repos import (
     CampaignRepo,
     ContactRepo,
-    NewContact,
-    NumberRepo,
     ScheduleRepo,
-    Who,
 )
 from storage.services import dashboard
 
 DEMO_DB = Path("var") / "demo-simulated.sqlite3"
-WHO = Who("demo", "demo")
 MISSING = ("SIP calls, AMD and the agent: callees are seeded personas (run without "
            "--simulated for real calls)",
            "Ray actors: the campaign loop runs in-process on a simulated clock")
@@ -107,15 +103,7 @@ def _seed(sessions: sessionmaker[Session], n_contacts: int, n_numbers: int, now:
         sid = ScheduleRepo(s).create("Demo hours", "America/New_York",
                                      schedule_to_dict(hours), WHO, now)
         CampaignRepo(s).update(c.id, WHO, now, schedule_id=sid)
-        numbers = NumberRepo(s)
-        for e164 in callers:
-            numbers.add(e164, WHO, now, friendly_name=f"Demo {e164[2:5]}-{e164[-4:]}")
-            numbers.assign(c.id, e164, WHO, now, weight=1)
-        priorities = (t.Priority.HIGH, t.Priority.NORMAL, t.Priority.NORMAL, t.Priority.LOW)
-        ContactRepo(s).add_many(c.id, [NewContact(p, name=f"Demo contact {i}",
-                                                  priority=rng.choice(priorities))
-                                       for i, p in enumerate(phones)], now)
-        CampaignRepo(s).set_status(c.id, t.CampaignStatus.ACTIVE, WHO, now)
+        add_numbers_and_contacts(s, c.id, callers, phones, now, now, rng)
     return c.id
 
 

@@ -4,6 +4,8 @@ database (never from counters in memory)."""
 from __future__ import annotations
 
 import itertools
+import random
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
@@ -12,6 +14,9 @@ from sqlalchemy.orm import Session
 
 from campaigns import types as t
 from storage import models as m
+from storage.repos import CampaignRepo, ContactRepo, NewContact, NumberRepo, Who
+
+WHO = Who("demo", "demo")
 
 # Area codes from several US time zones, so the callee's calling window matters.
 _AREAS = ("202", "212", "305", "312", "415", "503", "602", "702", "713", "808", "907",
@@ -33,6 +38,22 @@ def demo_numbers(count: int, offset: int = 0) -> list[str]:
         if len(out) == count:
             return out
     raise ValueError(f"could not make {count} demo numbers")
+
+
+def add_numbers_and_contacts(s: Session, campaign_id: int, callers: list[str],
+                             phones: list[str], due: datetime, now: datetime,
+                             rng: random.Random) -> None:
+    """The demo's caller IDs (assigned, equal weights) and contacts (mixed priorities,
+    due at ``due``), then the campaign goes active."""
+    numbers = NumberRepo(s)
+    for e164 in callers:
+        numbers.add(e164, WHO, now, friendly_name=f"Demo {e164[2:5]}-{e164[-4:]}")
+        numbers.assign(campaign_id, e164, WHO, now, weight=1)
+    priorities = (t.Priority.HIGH, t.Priority.NORMAL, t.Priority.NORMAL, t.Priority.LOW)
+    ContactRepo(s).add_many(campaign_id, [NewContact(p, name=f"Demo contact {i}",
+                                                     priority=rng.choice(priorities))
+                                          for i, p in enumerate(phones)], due)
+    CampaignRepo(s).set_status(campaign_id, t.CampaignStatus.ACTIVE, WHO, now)
 
 
 def campaign_figures(s: Session, campaign_id: int) -> dict[str, Any]:
