@@ -410,6 +410,7 @@ class SipEngine:
         self._transports: dict[Transport, int] = {}
         self._graveyard: list[Any] = []
         self._morgue: list[tuple[float, list[Any]]] = []
+        self._peak_live = 0
         """Disconnected tap/source ports, freed once the media clock cannot reach them."""
         self._bucket = TokenBucket(self.config.setups_per_s)
         self._stop = threading.Event()
@@ -474,6 +475,10 @@ class SipEngine:
                     self._hangup(call_id, HangupBy.US, 0)
 
         self._post(run)
+
+    def peak_live_calls(self) -> int:
+        """The most calls this engine has had up at once (never above 4)."""
+        return self._call(lambda: self._peak_live)
 
     def active_calls(self) -> int:
         """Calls live or waiting in this engine."""
@@ -735,6 +740,7 @@ class SipEngine:
         state.last_rx_at = now
         state.call = call
         call.makeCall(req.trunk.uri(req.to), prm)
+        self._peak_live = max(self._peak_live, self._live_calls())
         self._post_event(state, CallEventKind.TRYING)
 
     def _post_event(self, state: _CallState, kind: CallEventKind, status: int = 0) -> None:
