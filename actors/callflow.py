@@ -24,35 +24,19 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from agent.base import Conversation, VoiceAgent
 from agent.vad import EnergyVad
 from campaigns import types as t
 from campaigns.health import GREET_LIMIT_MS, is_abandoned
+from sip.calling import AmdTracker, CallPlacer, Detector, status_of_label
 from sip.live import LiveAudio
 from sip.types import CallEventKind, CallOutcome, DialRequest
 
 log = logging.getLogger(__name__)
-
-
-class Detector(Protocol):
-    """The streaming AMD detector (``amd_model.api.StreamingDetector``)."""
-
-    def feed(self, frame: bytes) -> Sequence[Any]:
-        """Feed one 20 ms frame; return the events it produced."""
-
-    def finish(self) -> Sequence[Any]:
-        """The audio ended; return any last events."""
-
-
-class Dialer(Protocol):
-    """What the flow needs from ``sip.engine.SipEngine``."""
-
-    def dial(self, request: DialRequest, *, want_frames: bool = True) -> Any:
-        """Queue a call and return its handle."""
 
 
 GreetingClassifier = Callable[[bytes], tuple[str, float]]
@@ -99,25 +83,14 @@ class FlowResult:
     transcript: tuple[dict[str, Any], ...] = ()
     answered_after_s: float | None = None
     """Seconds from dialling to the 200 OK (None: never answered)."""
-    agent_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
-class _Listener:
+class _Listener(AmdTracker):
     """Feeds frames to the detector and the VAD; remembers the verdict and the beep."""
 
     def __init__(self, detector: Detector) -> None:
-        self.detector = detector
+        super().__init__(detector)
         self.vad = EnergyVad()
-        self.verdict: Any = None
-        self.beep_ms: int | None = None
-
-    def take(self, events: Sequence[Any]) -> None:
-        for event in events:
-            if event.kind == "verdict" and self.verdict is None:
-                self.verdict = event
-            elif event.kind == "beep" and self.beep_ms is None:
-                self.beep_ms = int(event.beep_ms)
 
     def feed(self, frame: bytes) -> None:
         self.vad.feed(frame)
@@ -129,7 +102,7 @@ class _Listener:
         return None if self.verdict is None else str(self.verdict.label)
 
 
-def run_call(engine: Dialer, request: DialRequest, *,
+def run_call(engine: CallPlacer, request: DialRequest, *,
              detector_factory: Callable[[], Detector],
              agent: VoiceAgent,
              machine_action: t.MachineAction,
@@ -183,7 +156,7 @@ def run_call(engine: Dialer, request: DialRequest, *,
     if not audio.ended:
         handle.hangup()
     outcome = handle.wait(15.0)
-    status = _status_of(label) if outcome.answer_status.connected else outcome.answer_status
+    status = status_of_label(label) if outcome.answer_status.connected else outcome.answer_status
     verdict = listener.verdict
     confidence: float | None
     decision_ms: int | None
@@ -200,8 +173,7 @@ def run_call(engine: Dialer, request: DialRequest, *,
         conversation=bool(status is t.AnswerStatus.HUMAN and conv is not None
                           and conv.first_audio_ms is not None and outcome.talk_ms > 0),
         transcript=tuple(turn.as_dict() for turn in conv.transcript) if conv else (),
-        answered_after_s=answered_at - dialled,
-        agent_error=None if conv is None else conv.error)
+        answered_after_s=answered_at - dialled)
 
 
 def _wait_for_answer(handle: Any, deadline: float, clock: Callable[[], float]) -> bool:
@@ -286,10 +258,13 @@ def _first_words_end(vad: EnergyVad) -> int:
 
 def _converse(agent: VoiceAgent, audio: LiveAudio, max_s: float) -> Conversation:
     try:
-        return agent.converse(audio, max_s=max_s)
+        conv = agent.converse(audio, max_s=max_s)
     except Exception as exc:  # an agent bug must not lose the call's outcome
         log.exception("voice agent failed")
         return Conversation(ended_by="error", error=f"{type(exc).__name__}: {exc}"[:300])
+    if conv.error:
+        log.warning("voice agent ended the call: %s", conv.error)
+    return conv
 
 
 def _drop_voicemail(audio: LiveAudio, listener: _Listener, voicemail: Callable[[], bytes],
@@ -319,11 +294,3 @@ def _drop_voicemail(audio: LiveAudio, listener: _Listener, voicemail: Callable[[
             return False
     audio.read(0.3)  # let the last frames leave
     return not audio.ended
-
-
-def _status_of(label: str) -> t.AnswerStatus:
-    try:
-        status = t.AnswerStatus(label)
-    except ValueError:
-        return t.AnswerStatus.UNKNOWN
-    return status if status.connected else t.AnswerStatus.UNKNOWN

@@ -58,13 +58,16 @@ class CallResult:
     amd: AmdResult | None
 
 
-class _Amd:
+class AmdTracker:
+    """Remembers a detector's first verdict and first beep from the events it emits."""
+
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
         self.verdict: Any = None
         self.beep_ms: int | None = None
 
     def take(self, events: Sequence[Any]) -> None:
+        """Keep the first verdict and the first beep among ``events``."""
         for event in events:
             if event.kind == "verdict" and self.verdict is None:
                 self.verdict = event
@@ -72,13 +75,15 @@ class _Amd:
                 self.beep_ms = event.beep_ms
 
     def result(self) -> AmdResult:
+        """The verdict so far (``unknown`` without one)."""
         v = self.verdict
         if v is None:
             return AmdResult("unknown", None, None, self.beep_ms)
         return AmdResult(str(v.label), v.confidence, v.decision_ms, self.beep_ms)
 
 
-def _status_of(label: str) -> AnswerStatus:
+def status_of_label(label: str) -> AnswerStatus:
+    """The answer status of an AMD label (``unknown`` for anything not connected)."""
     try:
         status = AnswerStatus(label)
     except ValueError:
@@ -99,7 +104,7 @@ def place_call(engine: CallPlacer, request: DialRequest, *,
     handle = engine.dial(request, want_frames=detector_factory is not None or
                          on_frame is not None)
     frames: queue.SimpleQueue[bytes | None] | None = handle.frames
-    amd: _Amd | None = None
+    amd: AmdTracker | None = None
     answered_at: float | None = None
     hung_up = False
     if talk_seconds is None:
@@ -118,7 +123,7 @@ def place_call(engine: CallPlacer, request: DialRequest, *,
             if event.kind is CallEventKind.ANSWERED and answered_at is None:
                 answered_at = time.monotonic()
                 if detector_factory is not None:
-                    amd = _Amd(detector_factory())
+                    amd = AmdTracker(detector_factory())
             elif event.kind is CallEventKind.ENDED:
                 ended = True
         if answered_at is not None and frames is not None:
@@ -142,11 +147,11 @@ def place_call(engine: CallPlacer, request: DialRequest, *,
         amd.take(amd.detector.finish())
     answer = outcome.answer_status
     if outcome.answer_status.connected and amd is not None:
-        answer = _status_of(amd.result().label)
+        answer = status_of_label(amd.result().label)
     return CallResult(outcome, answer, amd.result() if amd is not None else None)
 
 
-def _drain(frames: queue.SimpleQueue[bytes | None], amd: _Amd | None,
+def _drain(frames: queue.SimpleQueue[bytes | None], amd: AmdTracker | None,
            on_frame: Callable[[bytes], None] | None) -> None:
     while True:
         try:
