@@ -294,7 +294,9 @@ class PhoneNumberActor:
 
     def state(self) -> dict[str, Any]:
         """What the Ray dashboard and ``dialer status`` show."""
+        engine = self.engine
         return {"number": self.e164, "active_calls": self.active, "placed": self.placed,
+                "sip_calls": engine.active_calls() if engine is not None else 0,
                 "node_id": ray.get_runtime_context().get_node_id(),
                 "metrics": self.metrics.snapshot()}
 

@@ -236,7 +236,11 @@ def test_shutdown_hangs_up_calls_in_flight_and_records_them(
     supervisor = start_supervisor(config)
     ray.get(supervisor.reconcile.remote())
     assert _wait(lambda: len(_calls(sessions, campaign_id)) == 1, 60)
-    time.sleep(2.0)  # the INVITE is out and ringing
+    # The number actor's engine has the call (its start-up can take seconds on a busy
+    # machine); then give the INVITE a moment to be out and ringing.
+    assert _wait(lambda: _named("number:+14155550125") and ray.get(ray.get_actor(
+        "number:+14155550125", namespace="dialer").state.remote())["sip_calls"] == 1, 60)
+    time.sleep(1.0)
     started = time.monotonic()
     report = ray.get(supervisor.shutdown.remote())
     ray.kill(supervisor, no_restart=True)
