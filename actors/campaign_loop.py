@@ -15,8 +15,10 @@ simulated one, and the tests with fakes.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import random
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -24,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from agent.base import DEFAULT_FIRST_MESSAGE, AgentProfile
@@ -34,9 +37,15 @@ from campaigns.health import (
     DEFAULT_ABANDON,
     DEFAULT_BREAKER,
     AbandonSettings,
+    BreakerChange,
+    BreakerPhase,
     BreakerSettings,
+    BreakerState,
+    BreakerStep,
+    breaker_allows,
+    breaker_judge,
+    breaker_probe_ended,
     check_abandon,
-    check_breaker,
 )
 from campaigns.lifecycle import ContactProgress, apply_outcome
 from campaigns.pacing import (
@@ -52,9 +61,10 @@ from campaigns.rotation import RotationState, choose_number, eligible
 from campaigns.schedule import Schedule, is_open, next_opening, schedule_from_dict
 from campaigns.spam import BuiltinSpamProvider, SpamDecision, SpamProvider, evaluate
 from storage import models as m
-from storage.coordination import CoordinationStore
-from storage.errors import NotFound, StaleClaim
+from storage.coordination import CoordinationStore, CoordinationUnavailable
+from storage.errors import NotFound, StaleClaim, StorageError
 from storage.repos import (
+    AuditRepo,
     CallEnd,
     CallRepo,
     CallStart,
@@ -167,6 +177,8 @@ class CampaignLoop:
         self.lease = lease
         self.call_lease = call_lease
         self.breaker = breaker
+        self.breaker_state = BreakerState()
+        self._probe_call: int | None = None
         self.abandon = abandon
         self._last_abandon_check: datetime | None = None
         self.on_event = on_event
@@ -214,8 +226,17 @@ class CampaignLoop:
             report.next_tick_at = min(now + NO_NUMBER_BACKOFF, _next_local_midnight(
                 now, campaign.timezone))
             return report
+        held = self._breaker_holds(now)
+        if held is not None:
+            # The trunk keeps failing: claim nobody until the cool-down is over (then
+            # one probe call), or until the probe in flight has ended.
+            report.reasons.append("circuit breaker open")
+            report.next_tick_at = held
+            return report
         queue_empty = False
         while True:
+            if self._probe_call is not None:
+                break  # half-open: the one probe call is out
             slot = next_dial_slot(self.pacing, campaign.settings, now, lines)
             if slot is None:
                 break  # at the concurrency cap: the next call to end wakes the loop
@@ -245,6 +266,8 @@ class CampaignLoop:
             placed, reason = self._dial(campaign, schedule, claims[0], now)
             if placed:
                 report.placed += 1
+                if self.breaker_state.phase is BreakerPhase.HALF_OPEN:
+                    self._probe_call = self.in_flight[-1].request.call_id
             else:
                 report.released += 1
                 report.reasons.append(reason)
@@ -350,21 +373,61 @@ class CampaignLoop:
         if not result.recorded:
             record_call(self.sessions, item.request, result)
         self.pacing = dial_finished(self.pacing)
+        if item.request.call_id == self._probe_call:
+            self._probe_call = None
+            self._breaker_step(breaker_probe_ended(self.breaker_state, result.answer_status,
+                                                   result.ended_at, self.breaker))
+
+    # --- the circuit breaker ---------------------------------------------------------
+
+    def _breaker_holds(self, now: datetime) -> datetime | None:
+        """None when a call may start; else when to look again."""
+        self._breaker_step(breaker_allows(self.breaker_state, now))
+        state = self.breaker_state
+        if state.phase is BreakerPhase.OPEN:
+            return state.retry_at
+        if state.phase is BreakerPhase.HALF_OPEN and self._probe_call is not None:
+            return now + timedelta(seconds=1)  # the probe's end wakes the loop sooner
+        return None
+
+    def _breaker_step(self, step: BreakerStep) -> None:
+        """Take the new state; tell operators when the trunk failed or came back."""
+        self.breaker_state = step.state
+        if step.change is None:
+            return
+        now = step.state.opened_at if step.change is BreakerChange.OPENED else (
+            step.state.since)
+        log.warning("circuit breaker %s", step.change.value,
+                    extra={"campaign": self.campaign_id, "reason": step.reason})
+        if step.change is BreakerChange.STILL_FAILING:
+            return  # operators already know; no alert per failed probe
+        action = ("trunk.failing" if step.change is BreakerChange.OPENED
+                  else "trunk.recovered")
+        with self.sessions.begin() as s:
+            AuditRepo(s).record(SYSTEM, action, "campaign", str(self.campaign_id),
+                                now or datetime.now(UTC), {"reason": step.reason})
+        self._event(f"breaker_{step.change.value}", {"campaign_id": self.campaign_id,
+                                                      "reason": step.reason})
 
     # --- helpers ---------------------------------------------------------------------
 
     def _check_health(self, now: datetime) -> None:
-        """Pause the campaign (and alert) when its recent calls keep failing, or when too
-        many live answers were not greeted in time (the abandon rate)."""
+        """Open the circuit breaker when recent calls keep failing at the trunk; pause
+        the campaign (and alert) when too many live answers were not greeted in time."""
+        state = self.breaker_state
+        if state.phase is BreakerPhase.CLOSED:
+            with self.sessions() as s:
+                recent = CallRepo(s).recent_outcomes(self.campaign_id, self.breaker.window,
+                                                     since=state.since)
+            self._breaker_step(breaker_judge(state, recent, now, self.breaker))
+        last = self._last_abandon_check
+        if last is not None and now - last < ABANDON_CHECK_EVERY:
+            return
+        self._last_abandon_check = now
         with self.sessions() as s:
-            recent = CallRepo(s).recent_outcomes(self.campaign_id, self.breaker.window)
-            verdict = check_breaker(recent, self.breaker)
-            last = self._last_abandon_check
-            if not verdict.trip and (last is None or now - last >= ABANDON_CHECK_EVERY):
-                self._last_abandon_check = now
-                live, abandoned = CallRepo(s).abandon_counts(
-                    self.campaign_id, now - timedelta(hours=self.abandon.window_hours))
-                verdict = check_abandon(live, abandoned, self.abandon)
+            live, abandoned = CallRepo(s).abandon_counts(
+                self.campaign_id, now - timedelta(hours=self.abandon.window_hours))
+        verdict = check_abandon(live, abandoned, self.abandon)
         if not verdict.trip:
             return
         with self.sessions.begin() as s:
@@ -397,9 +460,132 @@ class CampaignLoop:
             return ContactRepo(s).next_due_at(self.campaign_id)
 
     def _event(self, kind: str, data: dict[str, Any]) -> None:
-        self.store.publish("alerts", {"kind": kind, **data})
+        try:
+            self.store.publish("alerts", {"kind": kind, **data})
+        except CoordinationUnavailable as exc:
+            # The audit log is the durable record operators are alerted from.
+            log.warning("could not publish %s: %s", kind, exc)
         if self.on_event is not None:
             self.on_event(kind, data)
+
+
+class OutageWatch:
+    """Turns a run of failing ticks into what operators hear: dialling held, then resumed.
+
+    A tick fails when the database or the coordination store cannot be reached (or on a
+    bug); the loop keeps ticking and goes on by itself once they are back. When failing
+    for ``announce_after``, ``dialer.degraded`` is audited (which raises the Slack alert;
+    with the database down that write fails too and is retried). When a tick succeeds
+    again after such an outage, ``dialer.recovered`` is audited with how long it lasted.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], campaign_id: int,
+                 now: Callable[[], datetime],
+                 announce_after: timedelta = timedelta(seconds=5)) -> None:
+        self.sessions = sessions
+        self.campaign_id = campaign_id
+        self.now = now
+        self.announce_after = announce_after
+        self.down_since: datetime | None = None
+        self.what = ""
+        self.announced = False
+
+    def failed(self, exc: BaseException) -> None:
+        """A tick raised ``exc``."""
+        now = self.now()
+        if self.down_since is None:
+            self.down_since, self.what = now, _what_failed(exc)
+        if self.announced or now - self.down_since < self.announce_after:
+            return
+        self.announced = self._audit("dialer.degraded", now, (
+            f"{self.what} unreachable since {self._for(now)} ago "
+            f"({type(exc).__name__}); dialling held, retrying every second"))
+
+    def succeeded(self) -> None:
+        """A tick went through."""
+        if self.down_since is None:
+            return
+        now = self.now()
+        worth_telling = self.announced or now - self.down_since >= self.announce_after
+        if worth_telling and not self._audit("dialer.recovered", now, (
+                f"{self.what} was unreachable for {self._for(now)}; "
+                "dialling resumed by itself")):
+            return  # try again after the next tick
+        self.down_since, self.announced = None, False
+
+    def _for(self, now: datetime) -> str:
+        held = now - (self.down_since or now)
+        return f"{held.total_seconds():.0f} s"
+
+    def _audit(self, action: str, now: datetime, reason: str) -> bool:
+        log.warning("%s: %s", action, reason, extra={"campaign": self.campaign_id})
+        try:
+            with self.sessions.begin() as s:
+                AuditRepo(s).record(SYSTEM, action, "campaign", str(self.campaign_id), now,
+                                    {"reason": reason})
+        except Exception as exc:  # the database itself may be what is down
+            log.info("could not audit %s: %s", action, type(exc).__name__)
+            return False
+        return True
+
+
+class LoopDriver:
+    """Ticks a ``CampaignLoop`` until stopped, as a campaign actor's thread does.
+
+    A failing tick (database, coordination store, a bug) is logged, reported to the
+    ``OutageWatch`` and tried again a second later; between ticks it sleeps until the
+    loop's next tick or the first call in flight to end.
+    """
+
+    def __init__(self, loop: CampaignLoop, now: Callable[[], datetime],
+                 tick_at_most_s: float = 1.0) -> None:
+        self.loop = loop
+        self.now = now
+        self.tick_at_most_s = tick_at_most_s
+        self.outage = OutageWatch(loop.sessions, loop.campaign_id, now)
+        self.ticks = 0
+        self.placed = 0
+        self.done = False
+        self.last_error: str | None = None
+
+    def run(self, stopped: threading.Event) -> None:
+        """Tick until ``stopped`` is set."""
+        while not stopped.is_set():
+            wait = self.step()
+            pending = [item.future for item in self.loop.in_flight]
+            if pending:
+                concurrent.futures.wait(pending, timeout=wait,
+                                        return_when=concurrent.futures.FIRST_COMPLETED)
+            else:
+                stopped.wait(wait)
+
+    def step(self) -> float:
+        """One tick; returns how long to wait before the next."""
+        try:
+            report = self.loop.tick(self.now())
+        except Exception as exc:  # keep dialling after a database or store hiccup
+            log.exception("campaign tick failed", extra={"campaign": self.loop.campaign_id})
+            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            self.outage.failed(exc)
+            return self.tick_at_most_s
+        self.ticks += 1
+        self.placed += report.placed
+        self.last_error = None
+        self.outage.succeeded()
+        if report.completed:
+            self.done = True
+        if report.next_tick_at is None:
+            return self.tick_at_most_s
+        return min(self.tick_at_most_s,
+                   max(0.0, (report.next_tick_at - self.now()).total_seconds()))
+
+
+def _what_failed(exc: BaseException) -> str:
+    if isinstance(exc, CoordinationUnavailable):
+        return "the coordination store (Redis)"
+    if isinstance(exc, SQLAlchemyError | StorageError):
+        return "the database"
+    return f"the dial loop ({type(exc).__name__})"
 
 
 def record_call(sessions: sessionmaker[Session], request: DialRequest,

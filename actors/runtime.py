@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from actors.campaign_loop import SYSTEM, CallResult, CampaignLoop, DialRequest, record_call
+from actors.campaign_loop import (
+    SYSTEM,
+    CallResult,
+    CampaignLoop,
+    DialRequest,
+    LoopDriver,
+    record_call,
+)
 from actors.metrics import CallMetrics
 from actors.simcalls import simulate_call
 from campaigns import types as t
@@ -338,11 +345,8 @@ class CampaignActor:
                                  lease=timedelta(seconds=config.lease_s),
                                  call_lease=timedelta(seconds=config.call_lease_s),
                                  abandon=AbandonSettings(limit=config.abandon_limit))
+        self.driver = LoopDriver(self.loop, config.now, TICK_AT_MOST)
         self.stopped = threading.Event()
-        self.ticks = 0
-        self.placed = 0
-        self.last_error: str | None = None
-        self.done = False
         self.thread = threading.Thread(target=self._run, name=f"campaign-{campaign_id}",
                                        daemon=True)
         self.thread.start()
@@ -366,28 +370,7 @@ class CampaignActor:
                     log.exception("judging failed", extra={"campaign": self.campaign_id})
 
     def _run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                report = self.loop.tick(self.config.now())
-                self.ticks += 1
-                self.placed += report.placed
-                self.last_error = None
-                if report.completed:
-                    self.done = True
-                wait = TICK_AT_MOST
-                if report.next_tick_at is not None:
-                    wait = min(wait, max(0.0, (report.next_tick_at
-                                              - self.config.now()).total_seconds()))
-            except Exception as exc:  # keep dialling after a database or store hiccup
-                log.exception("campaign tick failed", extra={"campaign": self.campaign_id})
-                self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-                wait = TICK_AT_MOST
-            pending = [item.future for item in self.loop.in_flight]
-            if pending:
-                concurrent.futures.wait(pending, timeout=wait,
-                                        return_when=concurrent.futures.FIRST_COMPLETED)
-            else:
-                self.stopped.wait(wait)
+        self.driver.run(self.stopped)
 
     def pid(self) -> int:
         """The actor's worker process (for ``dialer demo --chaos``)."""
@@ -395,10 +378,11 @@ class CampaignActor:
 
     def state(self) -> dict[str, Any]:
         """Custom state for the dashboard: in flight, ticks, calls placed, last error."""
+        d = self.driver
         return {"campaign_id": self.campaign_id, "in_flight": len(self.loop.in_flight),
-                "ticks": self.ticks, "placed": self.placed, "completed": self.done,
-                "judged": self.judged,
-                "last_error": self.last_error}
+                "ticks": d.ticks, "placed": d.placed, "completed": d.done,
+                "judged": self.judged, "breaker": self.loop.breaker_state.phase.value,
+                "last_error": d.last_error}
 
     def halt(self) -> None:
         """Stop claiming new contacts (calls in flight go on)."""

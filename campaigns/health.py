@@ -1,18 +1,26 @@
-"""Campaign health: the circuit breaker that pauses a campaign whose calls keep failing.
+"""Campaign health: the circuit breaker over trunk failures, and the abandon rate.
 
-A trunk that answers 503 to everything, or a broken route, would otherwise burn through
-the contact list (trunk failures do not use up attempts, but every one is a wasted
-setup and a signal to the carrier). Over the last ``window`` finished calls, when at
-least ``ratio`` of them are trunk failures, the campaign is paused and operators are
-alerted; a person resumes it when the trunk is healthy again. Local failures (``failed``:
-our own process died mid-call, a bad request) are not the trunk's doing: a crashed actor
-restarts by itself, so they do not trip the breaker.
+A trunk that answers 503 to everything, a dead trunk or a broken route would otherwise
+burn through the contact list (trunk failures do not use up attempts, but every one is a
+wasted setup and a signal to the carrier). Over the last ``window`` finished calls, when
+at least ``ratio`` of them are trunk failures, the breaker opens: the campaign stays
+active but claims nobody, and operators are alerted. After a cool-down one probe call
+goes out (half-open); when it reaches the far end the breaker closes and dialling goes
+on by itself (operators are told), else it opens again with twice the cool-down (at
+most ``max_cooldown``). Local failures (``failed``: our own process died mid-call, a bad
+request) are not the trunk's doing: a crashed actor restarts by itself, so they do not
+count.
+
+The abandon rate is different: too many live answers not greeted in time is a
+compliance matter, so that pauses the campaign until a person resumes it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Final
 
 from campaigns.errors import ValidationError
@@ -27,12 +35,16 @@ class BreakerSettings:
 
     window: int = 20
     ratio: float = 0.5
+    cooldown: timedelta = timedelta(seconds=30)
+    max_cooldown: timedelta = timedelta(minutes=5)
 
     def __post_init__(self) -> None:
         if self.window < 1:
             raise ValidationError("window", "must be at least 1 call")
         if not 0.0 < self.ratio <= 1.0:
             raise ValidationError("ratio", "must be in (0, 1]")
+        if self.cooldown <= timedelta(0) or self.max_cooldown < self.cooldown:
+            raise ValidationError("cooldown", "must be positive and at most max_cooldown")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,98 @@ def check_breaker(recent: Sequence[AnswerStatus],
     reason = (f"circuit breaker: {failures} of the last {len(window)} calls failed "
               f"at the trunk" if trip else "")
     return BreakerVerdict(trip, failures, len(window), reason)
+
+
+class BreakerPhase(StrEnum):
+    """Closed: dialling. Open: holding until ``retry_at``. Half-open: one probe out."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    """Where a campaign's breaker is.
+
+    ``since``: only calls that ended at or after it are judged (the moment it last
+    closed); ``retry_at``: when an open breaker lets a probe out; ``cooldown``: the wait
+    that opened it (doubled on every failed probe); ``opened_at``: when the outage began.
+    """
+
+    phase: BreakerPhase = BreakerPhase.CLOSED
+    since: datetime | None = None
+    retry_at: datetime | None = None
+    cooldown: timedelta = timedelta(0)
+    opened_at: datetime | None = None
+
+
+class BreakerChange(StrEnum):
+    """What a transition means to operators."""
+
+    OPENED = "opened"  # alert: the trunk is failing, dialling held
+    STILL_FAILING = "still_failing"  # a probe failed: hold longer (no new alert)
+    CLOSED = "closed"  # alert: the trunk is back, dialling resumed
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerStep:
+    """A new state, and the change operators hear about (None: nothing to say)."""
+
+    state: BreakerState
+    change: BreakerChange | None = None
+    reason: str = ""
+
+
+def breaker_allows(state: BreakerState, now: datetime) -> BreakerStep:
+    """May a call start at ``now``? Closed: yes. Open past ``retry_at``: one probe (the
+    state turns half-open). Otherwise no: ``state.retry_at`` (open) or the probe's end
+    (half-open) is when to ask again."""
+    if state.phase is BreakerPhase.CLOSED:
+        return BreakerStep(state)
+    if state.phase is BreakerPhase.OPEN and state.retry_at is not None \
+            and now >= state.retry_at:
+        return BreakerStep(replace(state, phase=BreakerPhase.HALF_OPEN, retry_at=None))
+    return BreakerStep(state)
+
+
+def breaker_judge(state: BreakerState, recent: Sequence[AnswerStatus], now: datetime,
+                  settings: BreakerSettings = DEFAULT_BREAKER) -> BreakerStep:
+    """A closed breaker looks at ``recent`` (outcomes of calls ended since
+    ``state.since``, oldest first) and opens when ``check_breaker`` trips."""
+    if state.phase is not BreakerPhase.CLOSED:
+        return BreakerStep(state)
+    verdict = check_breaker(recent, settings)
+    if not verdict.trip:
+        return BreakerStep(state)
+    opened = BreakerState(BreakerPhase.OPEN, since=state.since,
+                          retry_at=now + settings.cooldown, cooldown=settings.cooldown,
+                          opened_at=now)
+    return BreakerStep(opened, BreakerChange.OPENED,
+                       f"{verdict.reason}; dialling held, next try in "
+                       f"{_seconds(settings.cooldown)}")
+
+
+def breaker_probe_ended(state: BreakerState, outcome: AnswerStatus, now: datetime,
+                        settings: BreakerSettings = DEFAULT_BREAKER) -> BreakerStep:
+    """The half-open probe ended: a trunk failure opens the breaker again for twice as
+    long; anything else (even busy or no answer: the trunk routed it) closes it."""
+    if state.phase is not BreakerPhase.HALF_OPEN:
+        return BreakerStep(state)
+    if outcome in FAILING:
+        cooldown = min(state.cooldown * 2, settings.max_cooldown)
+        return BreakerStep(replace(state, phase=BreakerPhase.OPEN, retry_at=now + cooldown,
+                                   cooldown=cooldown), BreakerChange.STILL_FAILING,
+                           f"the probe call failed at the trunk; next try in "
+                           f"{_seconds(cooldown)}")
+    held = now - state.opened_at if state.opened_at is not None else timedelta(0)
+    return BreakerStep(BreakerState(since=now), BreakerChange.CLOSED,
+                       f"a probe call got through ({outcome.value}); dialling resumed "
+                       f"after {_seconds(held)} on hold")
+
+
+def _seconds(span: timedelta) -> str:
+    return f"{span.total_seconds():.0f} s"
 
 
 # --- the abandon rate ----------------------------------------------------------------------

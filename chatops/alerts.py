@@ -10,7 +10,10 @@ and ``MemoryAlertSource`` serves tests and in-process producers. Both satisfy
 * ``campaign.status`` to ``completed`` → campaign completed;
 * ``campaign.status`` to ``paused`` by the dialer itself → auto-pause (``details.reason``,
   e.g. abandon rate or circuit breaker);
-* ``trunk.failing`` (entity ``campaign`` or ``trunk``) → trunk failing (``details.reason``).
+* ``trunk.failing`` (entity ``campaign`` or ``trunk``) → trunk failing (``details.reason``);
+* ``trunk.recovered`` (entity ``campaign``) → the circuit breaker closed, dialling resumed;
+* ``dialer.degraded`` / ``dialer.recovered`` (entity ``campaign``) → the campaign could not
+  dial because the database or the coordination store was unreachable / it dials again.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class AlertKind(StrEnum):
     CAMPAIGN_COMPLETED = "campaign_completed"
     TRUNK_FAILING = "trunk_failing"
     AUTO_PAUSE = "auto_pause"
+    TRUNK_RECOVERED = "trunk_recovered"
+    DIALER_DEGRADED = "dialer_degraded"
+    DIALER_RECOVERED = "dialer_recovered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +127,19 @@ class AuditAlertSource:
         if action == "campaign.status" and to == "paused" and not _by_a_person(actor, source):
             return AlertEvent(AlertKind.AUTO_PAUSE, at, campaign=_campaign(s, entity_id),
                               reason=reason)
-        if action == "trunk.failing":
+        kind = _KINDS.get(action)
+        if kind is not None:
             campaign = _campaign(s, entity_id) if entity == "campaign" else None
-            return AlertEvent(AlertKind.TRUNK_FAILING, at, campaign=campaign, reason=reason)
+            return AlertEvent(kind, at, campaign=campaign, reason=reason)
         return None
+
+
+_KINDS: dict[str, AlertKind] = {
+    "trunk.failing": AlertKind.TRUNK_FAILING,
+    "trunk.recovered": AlertKind.TRUNK_RECOVERED,
+    "dialer.degraded": AlertKind.DIALER_DEGRADED,
+    "dialer.recovered": AlertKind.DIALER_RECOVERED,
+}
 
 
 def _campaign(s: Any, campaign_id: str) -> str:

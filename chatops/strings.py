@@ -112,6 +112,9 @@ IMPORT_DOWNLOAD_FAILED: Final = "Could not download `{filename}` from Slack ({re
 ALERT_NUMBER_EXCLUDED: Final = ":no_entry: Number {number} was excluded automatically: {reason}"
 ALERT_CAMPAIGN_COMPLETED: Final = ":checkered_flag: Campaign *{campaign}* completed."
 ALERT_TRUNK_FAILING: Final = ":rotating_light: Trunk failing{campaign_part}: {reason}"
+ALERT_TRUNK_RECOVERED: Final = ":white_check_mark: Trunk back{campaign_part}: {reason}"
+ALERT_DIALER_DEGRADED: Final = ":warning: Dialling held{campaign_part}: {reason}"
+ALERT_DIALER_RECOVERED: Final = ":white_check_mark: Dialling resumed{campaign_part}: {reason}"
 ALERT_AUTO_PAUSE: Final = (":double_vertical_bar: Campaign"
                            " *{campaign}* was paused automatically: {reason}")
 ALERT_IN_CAMPAIGN: Final = " for *{campaign}*"

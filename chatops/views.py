@@ -342,6 +342,14 @@ def import_report(filename: str, campaign: str, result: ImportResult,
 
 # --- alerts ----------------------------------------------------------------------------
 
+_ABOUT_A_CAMPAIGN: dict[AlertKind, str] = {
+    AlertKind.TRUNK_FAILING: s.ALERT_TRUNK_FAILING,
+    AlertKind.TRUNK_RECOVERED: s.ALERT_TRUNK_RECOVERED,
+    AlertKind.DIALER_DEGRADED: s.ALERT_DIALER_DEGRADED,
+    AlertKind.DIALER_RECOVERED: s.ALERT_DIALER_RECOVERED,
+}
+
+
 def alert_message(event: AlertEvent) -> Message:
     """One alert for the alerts channel."""
     reason = esc(event.reason or s.ALERT_NO_REASON)
@@ -350,9 +358,9 @@ def alert_message(event: AlertEvent) -> Message:
         text = s.ALERT_NUMBER_EXCLUDED.format(number=esc(event.number or "?"), reason=reason)
     elif event.kind is AlertKind.CAMPAIGN_COMPLETED:
         text = s.ALERT_CAMPAIGN_COMPLETED.format(campaign=campaign)
-    elif event.kind is AlertKind.TRUNK_FAILING:
+    elif event.kind in _ABOUT_A_CAMPAIGN:
         part = s.ALERT_IN_CAMPAIGN.format(campaign=campaign) if event.campaign else ""
-        text = s.ALERT_TRUNK_FAILING.format(campaign_part=part, reason=reason)
+        text = _ABOUT_A_CAMPAIGN[event.kind].format(campaign_part=part, reason=reason)
     else:
         text = s.ALERT_AUTO_PAUSE.format(campaign=campaign, reason=reason)
     return text_message(text)

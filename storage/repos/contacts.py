@@ -443,12 +443,16 @@ class CallRepo:
                 "conversations": r.conversations + lite.excluded.conversations,
                 "talk_s": r.talk_s + lite.excluded.talk_s}))
 
-    def recent_outcomes(self, campaign_id: int, limit: int) -> list[t.AnswerStatus]:
-        """The answer statuses of the campaign's last ``limit`` ended calls, oldest first."""
+    def recent_outcomes(self, campaign_id: int, limit: int,
+                        since: datetime | None = None) -> list[t.AnswerStatus]:
+        """The answer statuses of the campaign's last ``limit`` ended calls (those that
+        ended at or after ``since``, when given), oldest first."""
+        query = (select(m.Call.answer_status).where(m.Call.campaign_id == campaign_id)
+                 .where(m.Call.state == "ended"))
+        if since is not None:
+            query = query.where(m.Call.ended_at >= since)
         rows = self.session.scalars(
-            select(m.Call.answer_status).where(m.Call.campaign_id == campaign_id)
-            .where(m.Call.state == "ended").order_by(m.Call.ended_at.desc(), m.Call.id.desc())
-            .limit(limit)).all()
+            query.order_by(m.Call.ended_at.desc(), m.Call.id.desc()).limit(limit)).all()
         return [t.AnswerStatus(r) for r in reversed(rows) if r]
 
     def abandon_counts(self, campaign_id: int, since: datetime) -> tuple[int, int]:

@@ -241,7 +241,8 @@ def test_a_number_reaching_the_spam_threshold_is_excluded_and_alerted(
     assert alert.number == "+14155550100"
 
 
-def test_the_circuit_breaker_pauses_a_failing_campaign_and_alerts(sessions: Sessions) -> None:
+def test_the_circuit_breaker_holds_a_failing_trunk_and_resumes_by_itself(
+        sessions: Sessions) -> None:
     from chatops.alerts import AlertKind, AuditAlertSource
 
     phones = [f"+1202555{300 + i:04d}" for i in range(30)]
@@ -250,18 +251,36 @@ def test_the_circuit_breaker_pauses_a_failing_campaign_and_alerts(sessions: Sess
     placer = ManualPlacer()
     loop = _loop(sessions, cid, placer)
     now = MONDAY_NOON_NY
-    for _ in range(80):  # the trunk answers 503 to everything
-        loop.tick(now)
-        for i, (_, future) in enumerate(placer.calls):
-            if not future.done():
-                placer.end(i, t.AnswerStatus.TRUNK_FAILURE, now)
-        now += timedelta(seconds=5)
+
+    def run(seconds: int, status: t.AnswerStatus) -> None:
+        nonlocal now
+        for _ in range(seconds // 5):
+            loop.tick(now)
+            for i, (_, future) in enumerate(placer.calls):
+                if not future.done():
+                    placer.end(i, status, now, conversation=status.connected)
+            now += timedelta(seconds=5)
+
+    run(400, t.AnswerStatus.TRUNK_FAILURE)  # the trunk answers 503 to everything
+    # 20 calls trip it (in 100 s); then probes 30, 60 and 120 s apart (the next is due
+    # 240 s later): each fails, and the cool-down doubles.
+    assert len(placer.calls) == 23
     with sessions() as s:
-        assert CampaignRepo(s).get(cid).status is t.CampaignStatus.PAUSED
-    assert len(placer.calls) == 20  # the breaker trips on the 20th failure; no 21st call
-    [alert] = [a for a in alerts.poll() if a.kind is AlertKind.AUTO_PAUSE]
-    assert alert.reason == "circuit breaker: 20 of the last 20 calls failed at the trunk"
-    assert [e.data["kind"] for e in loop.store.read("alerts")] == ["auto_pause"]
+        assert CampaignRepo(s).get(cid).status is t.CampaignStatus.ACTIVE  # held, not paused
+    assert loop.breaker_state.phase.value == "open"
+    [failing] = alerts.poll()  # one alert per outage, not one per failed probe
+    assert failing.kind is AlertKind.TRUNK_FAILING and failing.campaign == "Loop"
+    assert failing.reason == ("circuit breaker: 20 of the last 20 calls failed at the trunk; "
+                              "dialling held, next try in 30 s")
+    run(600, t.AnswerStatus.HUMAN)  # the trunk is back: the next probe closes it
+    back, done = alerts.poll()
+    assert (back.kind, done.kind) == (AlertKind.TRUNK_RECOVERED, AlertKind.CAMPAIGN_COMPLETED)
+    assert back.reason.startswith("a probe call got through (human); dialling resumed after")
+    assert loop.breaker_state.phase.value == "closed"
+    assert _status(sessions, cid).get("pending", 0) == 0  # it dialled on by itself
+    assert len(placer.calls) == 30 + 23  # trunk failures do not use up attempts
+    assert [e.data["kind"] for e in loop.store.read("alerts")] == [
+        "breaker_opened", "breaker_closed", "campaign_completed"]
 
 
 def test_too_many_abandoned_live_answers_pause_the_campaign_and_alert(

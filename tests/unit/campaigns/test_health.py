@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -11,7 +13,14 @@ from campaigns.health import (
     DEFAULT_ABANDON,
     FAILING,
     AbandonSettings,
+    BreakerChange,
+    BreakerPhase,
     BreakerSettings,
+    BreakerState,
+    BreakerStep,
+    breaker_allows,
+    breaker_judge,
+    breaker_probe_ended,
     check_abandon,
     check_breaker,
     is_abandoned,
@@ -83,3 +92,61 @@ def test_abandon_trip_matches_the_definition(live: int, abandoned: int) -> None:
     verdict = check_abandon(live, abandoned)
     assert verdict.trip == (live >= DEFAULT_ABANDON.min_live
                             and abandoned / live > DEFAULT_ABANDON.limit)
+
+
+# --- the breaker over time ------------------------------------------------------------
+
+T0 = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
+
+
+def test_a_closed_breaker_opens_on_a_full_window_of_failures_and_holds() -> None:
+    step = breaker_judge(BreakerState(), [TF] * 19, T0)
+    assert step.change is None and step.state.phase is BreakerPhase.CLOSED
+    step = breaker_judge(BreakerState(), [TF] * 20, T0)
+    assert step.change is BreakerChange.OPENED
+    assert step.state == BreakerState(BreakerPhase.OPEN, retry_at=T0 + timedelta(seconds=30),
+                                      cooldown=timedelta(seconds=30), opened_at=T0)
+    assert step.reason.endswith("dialling held, next try in 30 s")
+    held = breaker_allows(step.state, T0 + timedelta(seconds=29))
+    assert held.state.phase is BreakerPhase.OPEN  # no call before the cool-down is over
+    probe = breaker_allows(step.state, T0 + timedelta(seconds=30))
+    assert probe.state.phase is BreakerPhase.HALF_OPEN and probe.change is None
+
+
+def test_failed_probes_double_the_cool_down_up_to_the_limit() -> None:
+    settings = BreakerSettings(cooldown=timedelta(seconds=30),
+                               max_cooldown=timedelta(seconds=100))
+    state = breaker_judge(BreakerState(), [TF] * 20, T0, settings).state
+    waits = []
+    now = T0
+    for _ in range(4):
+        now = state.retry_at or now
+        state = breaker_allows(state, now).state
+        step = breaker_probe_ended(state, TF, now, settings)
+        assert step.change is BreakerChange.STILL_FAILING
+        state = step.state
+        waits.append((state.retry_at - now).total_seconds() if state.retry_at else None)
+    assert waits == [60, 100, 100, 100]
+    assert state.opened_at == T0  # the outage is still the one that began at T0
+
+
+@pytest.mark.parametrize("outcome", [OK, AnswerStatus.BUSY, AnswerStatus.NO_ANSWER,
+                                     AnswerStatus.FAILED])
+def test_a_probe_that_the_trunk_routed_closes_the_breaker(outcome: AnswerStatus) -> None:
+    state = breaker_judge(BreakerState(), [TF] * 20, T0).state
+    state = breaker_allows(state, T0 + timedelta(seconds=30)).state
+    end = T0 + timedelta(seconds=75)
+    step = breaker_probe_ended(state, outcome, end)
+    assert step.change is BreakerChange.CLOSED
+    assert step.state == BreakerState(since=end)  # old failures no longer count
+    assert step.reason == (f"a probe call got through ({outcome.value}); dialling resumed "
+                           "after 75 s on hold")
+
+
+def test_outcomes_out_of_phase_change_nothing() -> None:
+    closed = BreakerState()
+    assert breaker_probe_ended(closed, TF, T0) == BreakerStep(closed)
+    opened = breaker_judge(closed, [TF] * 20, T0).state
+    assert breaker_judge(opened, [TF] * 20, T0) == BreakerStep(opened)
+    with pytest.raises(ValidationError):
+        BreakerSettings(cooldown=timedelta(seconds=60), max_cooldown=timedelta(seconds=30))
