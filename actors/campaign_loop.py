@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -147,6 +147,8 @@ class TickReport:
     next_tick_at: datetime | None = None
     """When to tick again; None: when a call in flight ends (or on a wake-up)."""
     reasons: list[str] = field(default_factory=list)
+    store_reached: bool = False
+    """The coordination store answered during this tick (it is asked only to dial)."""
 
 
 @dataclass
@@ -247,6 +249,7 @@ class CampaignLoop:
                 break
             wait = self.store.take_token("trunk", rate=self.trunk_cps,
                                          burst=max(1, int(self.trunk_cps)))
+            report.store_reached = True
             if wait > 0:
                 report.next_tick_at = now + timedelta(seconds=wait)
                 break
@@ -501,9 +504,10 @@ class OutageWatch:
             f"{self.what} unreachable since {self._for(now)} ago "
             f"({type(exc).__name__}); dialling held, retrying every second"))
 
-    def succeeded(self) -> None:
-        """A tick went through."""
-        if self.down_since is None:
+    def succeeded(self, store_reached: bool = True) -> None:
+        """A tick went through (``store_reached``: and it used the coordination store;
+        a tick with nothing to dial does not, so it cannot tell that the store is back)."""
+        if self.down_since is None or (self.what == STORE and not store_reached):
             return
         now = self.now()
         worth_telling = self.announced or now - self.down_since >= self.announce_after
@@ -571,7 +575,7 @@ class LoopDriver:
         self.ticks += 1
         self.placed += report.placed
         self.last_error = None
-        self.outage.succeeded()
+        self.outage.succeeded(report.store_reached)
         if report.completed:
             self.done = True
         if report.next_tick_at is None:
@@ -580,9 +584,12 @@ class LoopDriver:
                    max(0.0, (report.next_tick_at - self.now()).total_seconds()))
 
 
+STORE: Final = "the coordination store (Redis)"
+
+
 def _what_failed(exc: BaseException) -> str:
     if isinstance(exc, CoordinationUnavailable):
-        return "the coordination store (Redis)"
+        return STORE
     if isinstance(exc, SQLAlchemyError | StorageError):
         return "the database"
     return f"the dial loop ({type(exc).__name__})"
