@@ -73,6 +73,7 @@ _WAKE_DATAGRAM: Final = b"\r\n"
 _TICK_S: Final = 0.05
 _PJ_ETOOMANY: Final = 70010
 _SLOT_WAIT_S: Final = 30.0
+_PORT_ATTEMPTS: Final = 5
 _CODECS_PREFERRED: Final = {"PCMU/8000/1": 255, "PCMA/8000/1": 254}
 
 _engine_lock = threading.Lock()
@@ -117,6 +118,7 @@ class _CallState:
     invite_status: int = 0
     invite_reason: str = ""
     received_any: bool = False
+    redirect: tuple[int, str] | None = None
     hangup_by: HangupBy | None = None
     cancelled_by_us: bool = False
     done: bool = False
@@ -268,8 +270,11 @@ def _frame_layout_ok() -> bool:
 
 
 _FRAME_AUDIO: Final = int(pj.PJMEDIA_FRAME_TYPE_AUDIO)
-_DIRECTOR_GRACE_S: Final = 0.5
-"""How long a disconnected Python media port is kept before it may be freed."""
+_DIRECTOR_GRACE_S: Final = 5.0
+"""How long a disconnected Python media port is kept before it may be freed. pjmedia
+removes a port from the bridge on a later tick of its clock thread; on a starved machine
+(load average 30) that tick came more than 0.5 s late and a tap freed after 0.5 s was
+called (SIGSEGV in a number actor). Five seconds of a few idle ports cost nothing."""
 _TAP_FRAMES: Final = 3
 """20 ms frames the bridge hands the tap at once (60 ms): Python is entered about 17
 times a second instead of 50 (about 20 µs each, most of a tap's cost); AMD and the agent
@@ -348,9 +353,24 @@ class _Call(pj.Call):  # type: ignore[misc]
     def _note_rx(self, e: Any) -> None:
         # A final response made up locally (timeout, connection refused) comes as a
         # TIMER or TRANSPORT_ERROR event; only RX_MSG proves the trunk answered.
-        if (e.type == pj.PJSIP_EVENT_TSX_STATE
-                and e.body.tsxState.type == pj.PJSIP_EVENT_RX_MSG):
+        if e.type != pj.PJSIP_EVENT_TSX_STATE:
+            return
+        event = e.body.tsxState
+        if event.type == pj.PJSIP_EVENT_RX_MSG:
             self.state.received_any = True
+        elif (event.type == pj.PJSIP_EVENT_TX_MSG and self.state.hangup_by is None
+              and event.tsx.role == pj.PJSIP_ROLE_UAC and event.tsx.method in ("BYE", "CANCEL")):
+            # pjsua ends a call by itself (an SDP it cannot use, an unanswered refresh):
+            # every hangup of ours sets hangup_by before it reaches pjsua.
+            self._engine._on_stack_hangup(self, _reason_text(str(event.src.tdata.wholeMsg)))
+
+    def onCallRedirected(self, prm: Any) -> int:
+        # Never followed (a 3xx to itself would loop). pjsua then ends the call as a 487:
+        # keep what the trunk said.
+        with _guard("onCallRedirected"):
+            tsx = prm.e.body.tsxState.tsx
+            self.state.redirect = (int(tsx.statusCode), str(tsx.statusText))
+        return int(pj.PJSIP_REDIRECT_STOP)
 
     def onCallMediaState(self, prm: Any) -> None:
         with _guard("onCallMediaState"):
@@ -551,7 +571,8 @@ class SipEngine:
         try:
             self._start()
         except BaseException as exc:
-            self._ready.set_exception(SipError(f"SIP stack failed to start: {exc}"))
+            detail = exc.info() if isinstance(exc, pj.Error) else exc
+            self._ready.set_exception(SipError(f"SIP stack failed to start: {detail}"))
             self._destroy()
             return
         self._ready.set_result(None)
@@ -609,6 +630,30 @@ class SipEngine:
         cfg.medConfig.audioFramePtime = FRAME_MS
         cfg.medConfig.noVad = True
         ep.libInit(cfg)
+        for attempt in itertools.count(1):
+            try:
+                self._create_transports(ep)
+                break
+            except pj.Error:
+                # With sip_port 0 the first transport picks a free port that the next one
+                # (same number, other protocol) may find taken: about 1 start in 150.
+                if self.config.sip_port or attempt == _PORT_ATTEMPTS:
+                    raise
+                for tid in self._transports.values():
+                    with contextlib.suppress(pj.Error):
+                        ep.transportClose(tid)
+                self._transports.clear()
+                self.local_port = 0
+        if "udp" in self._transports:
+            self._open_waker(self.local_port)
+        ep.libStart()
+        ep.audDevManager().setNullDev()
+        for codec in ep.codecEnum2():
+            ep.codecSetPriority(codec.codecId, _CODECS_PREFERRED.get(codec.codecId, 0))
+        if self.config.accept_incoming:
+            self._local_account = self._make_account(None)
+
+    def _create_transports(self, ep: Any) -> None:
         for transport in self.config.transports:
             tcfg = pj.TransportConfig()
             tcfg.port = self.local_port or self.config.sip_port
@@ -620,14 +665,6 @@ class SipEngine:
             port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[1])
             if not self.local_port:
                 self.local_port = port
-            if transport == "udp":
-                self._open_waker(port)
-        ep.libStart()
-        ep.audDevManager().setNullDev()
-        for codec in ep.codecEnum2():
-            ep.codecSetPriority(codec.codecId, _CODECS_PREFERRED.get(codec.codecId, 0))
-        if self.config.accept_incoming:
-            self._local_account = self._make_account(None)
 
     def _open_waker(self, udp_port: int) -> None:
         bind = self.config.bind_address
@@ -755,6 +792,8 @@ class SipEngine:
             return
         inv = info.state
         code, reason = int(info.lastStatusCode), str(info.lastReason)
+        if state.done and inv != pj.PJSIP_INV_STATE_DISCONNECTED:
+            return  # already reported (the stack gave up on it): only the end matters
         if inv == pj.PJSIP_INV_STATE_EARLY:
             state.received_any = True
             if not state.handle.incoming:
@@ -772,7 +811,7 @@ class SipEngine:
                 self._connect_media(state, call)
         elif inv == pj.PJSIP_INV_STATE_DISCONNECTED:
             if state.answered_at is None:
-                state.invite_status, state.invite_reason = code, reason
+                state.invite_status, state.invite_reason = state.redirect or (code, reason)
             if state.hangup_by is None:
                 state.hangup_by = HangupBy.THEM if state.received_any else HangupBy.NETWORK
             self._drop_media(state)
@@ -782,8 +821,30 @@ class SipEngine:
                       reachable=state.received_any)
             self._states.pop(state.handle.id, None)
 
+    def _on_stack_hangup(self, call: _Call, reason: str) -> None:
+        """pjsua sent a BYE or CANCEL of its own (most often: an SDP answer it cannot use).
+
+        The outcome is reported now: a far end that never answers leaves the transaction
+        (and the call's slot) to pjsip's timers, up to 32 s.
+        """
+        state = call.state
+        state.hangup_by = HangupBy.NETWORK
+        log.warning("call %s: the SIP stack ended it: %s", state.handle.id, reason)
+        if state.answered_at is not None:
+            self._end(state, state.invite_status, reason, reachable=True)
+            return
+        # A CANCEL, after an unusable SDP in a 18x; a compliant far end answers 487.
+        self._end(state, outcomes.REQUEST_TERMINATED, reason, reachable=state.received_any)
+        # Hang up here, before pjsua reads another message: a 200 OK with SDP crossing
+        # the CANCEL would reach pjsua's media update after it freed the call's media, and
+        # its assertion aborts the process (pjsua_media.c:3920, pjsua2 2.15.1).
+        with contextlib.suppress(pj.Error):
+            call.hangup(pj.CallOpParam())
+
     def _on_media_state(self, call: _Call) -> None:
         state = call.state
+        if state.done:
+            return
         try:
             info = call.getInfo()
         except pj.Error:
@@ -1064,7 +1125,9 @@ class SipEngine:
             self._states.clear()
             self._graveyard.clear()
             if self._morgue:  # let the media clock pass the disconnected ports by
-                until = time.monotonic() + _DIRECTOR_GRACE_S
+                # Shorter than in a running engine: the ports were just dropped, and
+                # a stop should not wait; the endpoint is destroyed after this anyway.
+                until = time.monotonic() + 1.0
                 while time.monotonic() < until:
                     ep.libHandleEvents(20)
                 self._morgue.clear()
@@ -1122,6 +1185,18 @@ def _stdout_to_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+
+
+def _reason_text(message: str) -> str:
+    """The text of the ``Reason`` header pjsua puts on a BYE or CANCEL of its own."""
+    for line in message.splitlines():
+        if not line.strip():
+            break
+        name, _, value = line.partition(":")
+        start = value.find('text="')
+        if name.strip().lower() == "reason" and start >= 0:
+            return value[start + 6:].split('"', 1)[0] or "ended by the SIP stack"
+    return "ended by the SIP stack"
 
 
 def _user_part(uri: str) -> str:
