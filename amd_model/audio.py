@@ -17,6 +17,14 @@ from amd_model.errors import AudioError
 
 TARGET_RATE = 8000
 """The sample rate the detector works at."""
+MIN_RATE = 4000
+MAX_RATE = 768_000
+"""Sample rates ``read_wav`` accepts: a header outside them is corrupt or hostile (1 Hz
+would make a few kilobytes resample to gigabytes)."""
+
+# WAVE format tags the stdlib reader refuses, named so the error says what to do.
+_FORMATS = {3: "32-bit float", 6: "A-law", 7: "µ-law", 0x55: "MP3",
+            0xFFFE: "extensible-format (often 24-bit or multichannel)"}
 
 Int16Array = npt.NDArray[np.int16]
 FloatArray = npt.NDArray[np.float64]
@@ -25,7 +33,8 @@ FloatArray = npt.NDArray[np.float64]
 def read_wav(path: str | Path) -> Int16Array:
     """The audio of a PCM WAV file as 8 kHz mono int16.
 
-    Raises ``AudioError`` for a missing, non-WAV, compressed or empty file.
+    Raises ``AudioError`` for a missing, non-WAV, compressed or empty file, and for a
+    sample rate outside ``MIN_RATE``..``MAX_RATE``.
     """
     try:
         if Path(path).stat().st_size == 0:
@@ -38,27 +47,47 @@ def read_wav(path: str | Path) -> Int16Array:
     except FileNotFoundError as exc:
         raise AudioError(f"no such file: {path}") from exc
     except (wave.Error, EOFError) as exc:
-        detail = str(exc).strip()
-        raise AudioError("not a PCM WAV file" + (f" ({detail})" if detail else "")) from exc
+        detail = _format_hint(str(exc).strip()) or "truncated header"
+        raise AudioError(f"not a PCM WAV file ({detail})") from exc
+    except RuntimeError as exc:  # wave's chunk reader, when a size runs past the file's end
+        raise AudioError("not a PCM WAV file (a chunk is larger than the file)") from exc
     except OSError as exc:
         raise AudioError(f"cannot read: {exc}") from exc
     if channels < 1 or rate <= 0:
         raise AudioError("not a PCM WAV file: bad header")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"unsupported sample rate: {rate:,} Hz (expected {MIN_RATE:,} to "
+                         f"{MAX_RATE:,})")
     samples = _decode(raw, width)
     if samples.size < channels:
         raise AudioError("empty audio")
     samples = samples[: samples.size - samples.size % channels]
     mono = samples.reshape(-1, channels).mean(axis=1)
-    return to_int16(resample(mono, rate, TARGET_RATE))
+    out = to_int16(resample(mono, rate, TARGET_RATE))
+    if out.size == 0:
+        raise AudioError(f"empty audio (shorter than one sample at {TARGET_RATE} Hz)")
+    return out
+
+
+def _format_hint(detail: str) -> str:
+    """``unknown format: 3`` -> what format that is and how to convert it."""
+    prefix = "unknown format: "
+    if not detail.startswith(prefix) or not detail[len(prefix):].isdigit():
+        return detail
+    tag = int(detail[len(prefix):])
+    name = _FORMATS.get(tag, f"format tag {tag}")
+    return f"{name} audio is not supported; convert it, e.g. sox IN -e signed -b 16 OUT.wav"
 
 
 def _decode(raw: bytes, width: int) -> FloatArray:
+    if width in (1, 2, 3, 4):
+        raw = raw[: len(raw) - len(raw) % width]  # a data chunk cut in mid-sample
     if width == 1:
         return (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128.0) * 256.0
     if width == 2:
         return np.frombuffer(raw, dtype="<i2").astype(np.float64)
     if width == 3:
-        b = np.frombuffer(raw[: len(raw) - len(raw) % 3], dtype=np.uint8).reshape(-1, 3)
+        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3)
         val = (b[:, 0].astype(np.int32) | (b[:, 1].astype(np.int32) << 8)
                | (b[:, 2].astype(np.int32) << 16))
         val = np.where(val >= 1 << 23, val - (1 << 24), val)
@@ -78,7 +107,9 @@ def resample(x: FloatArray, rate: int, target: int) -> FloatArray:
         n = np.arange(taps) - (taps - 1) / 2
         h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hamming(taps)
         h /= h.sum()
-        x = np.convolve(x, h, mode="same")
+        # The centre of the full convolution, as long as ``x`` ("same" would stretch a
+        # clip shorter than the filter to the filter's length).
+        x = np.convolve(x, h)[(taps - 1) // 2:(taps - 1) // 2 + x.size]
     n_out = round(x.size * target / rate)
     t = np.arange(n_out) * (rate / target)
     result: FloatArray = np.interp(t, np.arange(x.size), x)

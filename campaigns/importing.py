@@ -20,7 +20,9 @@ Decisions a user can notice:
   file order; blank values are dropped.
 * **Shape.** A row with fewer fields than the header is padded with blanks; a row with
   more *non-blank* fields is an error (trailing empty fields, as Excel writes them, are
-  fine). Fields longer than ``MAX_FIELD_CHARS`` make the row an error.
+  fine). Fields longer than ``MAX_FIELD_CHARS``, and names longer than ``MAX_NAME_CHARS``
+  (what the database keeps), make the row an error. Values echoed in a reason are cut
+  to ``_SHOWN_CHARS``.
 * **Phones** become E.164 by ``campaigns.phones`` rules; national forms use the row's
   ``country`` column, else ``default_region``. ``ImportRow.country`` is the region of
   the number itself (``+44…`` in a US file is ``GB``).
@@ -50,10 +52,12 @@ from campaigns.types import Priority
 
 MAX_IMPORT_BYTES: Final = 5 * 1024 * 1024
 MAX_FIELD_CHARS: Final = 10_000
+MAX_NAME_CHARS: Final = 300  # the contacts.name column (storage.models.Contact)
 
 __all__ = [
     "MAX_FIELD_CHARS",
     "MAX_IMPORT_BYTES",
+    "MAX_NAME_CHARS",
     "DuplicateRow",
     "ImportFileError",
     "ImportItem",
@@ -184,6 +188,18 @@ _BINARY_SIGNATURES: Final = (
 )
 # C0 controls other than tab, LF, VT, FF, CR and the DOS end-of-file mark.
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0e-\x19\x1b-\x1f]")
+_SHOWN_CHARS: Final = 40
+# The csv module's field limit is process-wide (131,072 by default); a field past it stops
+# the reader in the middle of a record, and the rest of a quoted field is then read as
+# new rows that can swallow valid ones. Our own cap is MAX_FIELD_CHARS, checked per row.
+_CSV_FIELD_LIMIT: Final = 2**31 - 1
+
+
+def _shown(value: str) -> str:
+    """``repr(value)``, cut to ``_SHOWN_CHARS`` so a reason stays one readable line."""
+    if len(value) <= _SHOWN_CHARS:
+        return repr(value)
+    return repr(value[:_SHOWN_CHARS]) + "…"
 
 
 def _key(header: str) -> str:
@@ -214,7 +230,7 @@ def _columns(header: Sequence[str]) -> _Columns:
         else:
             attributes.append((index, name))
     if _Role.PHONE not in roles:
-        found = ", ".join(repr(n) for n in names[:10])
+        found = ", ".join(_shown(n) for n in names[:10])
         raise ImportFileError(
             f"no phone column in the header (found {found}); name one column 'phone' "
             "(or phone number, mobile, cell, tel, msisdn, e164)")
@@ -242,6 +258,9 @@ def _decode(data: bytes) -> _Text:
         if data.startswith(signature):
             raise ImportFileError(f"this file is {what}")
     if b"\x00" in data:
+        if _looks_utf16(data):
+            raise ImportFileError("this looks like UTF-16 text without a byte-order mark; "
+                                  "save it as CSV UTF-8")
         raise ImportFileError("this is a binary file (it contains NUL bytes), not CSV text")
     try:
         return _Text(data.decode("utf-8"), "utf-8", ())
@@ -255,6 +274,16 @@ def _decode(data: bytes) -> _Text:
     return _Text(text, "cp1252", (
         "the file is not UTF-8; it was read as Windows-1252, check accented names "
         "(save as 'CSV UTF-8' to be sure)",))
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """Mostly-ASCII UTF-16 without a BOM: every other byte of the start is NUL."""
+    sample = data[:512]
+    even, odd = sample[0::2], sample[1::2]
+    if len(odd) < 2:
+        return False
+    return any(half.count(0) == len(half) and other.count(0) < len(other) // 4
+               for half, other in ((even, odd), (odd, even)))
 
 
 def _strict(data: bytes, encoding: str) -> str:
@@ -378,6 +407,8 @@ def _items(prepared: _Prepared) -> Iterator[ImportItem]:
     stream = io.StringIO(prepared.text.text, newline="")
     for _ in range(prepared.skip_lines):
         stream.readline()
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(stream, delimiter=prepared.delimiter, strict=True)
     consumed = prepared.skip_lines
     columns: _Columns | None = None
@@ -419,9 +450,10 @@ def _row(line: int, record: list[str], columns: _Columns, default_region: str) -
         if any(cells[width:]):
             return RowError(line, f"row has {len(record)} fields, header has {width}")
         del cells[width:]
-    if max(map(len, record)) > MAX_FIELD_CHARS:
+    # Blank surplus fields were dropped above, however long their whitespace.
+    if max(map(len, record[:width])) > MAX_FIELD_CHARS:
         index = next(i for i, f in enumerate(record) if len(f) > MAX_FIELD_CHARS)
-        return RowError(line, f"field {columns.names[index]!r} is longer than "
+        return RowError(line, f"field {_shown(columns.names[index])} is longer than "
                               f"{MAX_FIELD_CHARS:,} characters")
     # Pad to the header's width plus one blank cell, where absent roles point.
     cells.extend([""] * (width + 1 - len(cells)))
@@ -433,7 +465,7 @@ def _row(line: int, record: list[str], columns: _Columns, default_region: str) -
     phone, number_region = "", None
     if region is None:
         # Without its country a national number cannot be judged: report only that.
-        problems.append(f"country {country_text!r} is not a two-letter country code")
+        problems.append(f"country {_shown(country_text)} is not a two-letter country code")
     else:
         try:
             phone, number_region = _normalize(cells[roles[_Role.PHONE]], region)
@@ -442,17 +474,19 @@ def _row(line: int, record: list[str], columns: _Columns, default_region: str) -
     priority_text = cells[roles[_Role.PRIORITY]]
     priority = _PRIORITIES.get(priority_text.casefold())
     if priority is None:
-        problems.append(f"priority {priority_text!r} is not high, normal or low")
+        problems.append(f"priority {_shown(priority_text)} is not high, normal or low")
     zone_text = cells[roles[_Role.TIMEZONE]]
     zone = _timezone(zone_text) if zone_text else None
     if zone_text and zone is None:
-        problems.append(f"timezone {zone_text!r} is not an IANA timezone like "
+        problems.append(f"timezone {_shown(zone_text)} is not an IANA timezone like "
                         "America/New_York")
-    if problems or priority is None:
-        return RowError(line, "; ".join(problems))
     name = cells[roles[_Role.NAME]] or " ".join(
         part for part in (cells[roles[_Role.FIRST_NAME]], cells[roles[_Role.LAST_NAME]])
         if part)
+    if len(name) > MAX_NAME_CHARS:
+        problems.append(f"name is {len(name):,} characters; the limit is {MAX_NAME_CHARS}")
+    if problems or priority is None:
+        return RowError(line, "; ".join(problems))
     tags_text = cells[roles[_Role.TAGS]]
     tags = tuple(dict.fromkeys(
         tag for tag in (t.strip() for t in _TAG_SPLIT.split(tags_text)) if tag)
