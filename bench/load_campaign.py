@@ -9,6 +9,15 @@ Prints calls per minute, CPU (all processes, in cores), memory (sum of RSS), the
 from a retry falling due to its INVITE (p50/p99), and the exactness checks computed from
 the database: double dials, lost outcomes, calls per number against the daily cap,
 calls outside the callee's 08:00-21:00 window. ``--chaos`` adds actor kills.
+
+``--faults`` runs the fault drill on private PostgreSQL and Redis servers (started and
+stopped by this script, ``tests/services.py``), at set shares of the contacts done:
+SIGKILL of the campaign actor and of a number actor, a PostgreSQL restart (down 15 s),
+Redis killed (down 15 s) and later flushed, every simulated trunk killed for 40 s, then
+every trunk answering 503 for 60 s. It prints what was done and the operator alerts the
+audit log raised, next to the exactness checks:
+
+    .venv/bin/python bench/load_campaign.py --contacts 300 --numbers 20 --faults
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import argparse
 import itertools
 import json
 import os
+import signal
 import statistics
 import sys
 import threading
@@ -32,9 +42,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 from campaigns.compliance import check_dial
-from dialer.demo import DEMO_DB, run_demo
+from dialer.demo import DEMO_DB, FaultContext, run_demo
 from storage import models as m
 from storage.db import make_engine, session_factory
+from tests.services import PrivatePostgres, PrivateRedis
 
 
 class Sampler:
@@ -67,9 +78,9 @@ def _pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def exactness(db_path: Path) -> dict[str, Any]:
+def exactness(url: str) -> dict[str, Any]:
     """What must hold exactly, from the database."""
-    sessions = session_factory(make_engine(f"sqlite:///{db_path}"))
+    sessions = session_factory(make_engine(url))
     with sessions() as s:
         calls = list(s.scalars(select(m.Call).order_by(m.Call.campaign_contact_id,
                                                        m.Call.started_at)))
@@ -95,21 +106,128 @@ def exactness(db_path: Path) -> dict[str, Any]:
                                       "p50": _pct(delays, 0.5), "p99": _pct(delays, 0.99)}}
 
 
+def pacing_and_cap(url: str) -> dict[str, Any]:
+    """The tightest spacing of two calls from one number (the campaign's interval is the
+    floor) and the most calls in flight at once (its concurrency cap is the ceiling)."""
+    sessions = session_factory(make_engine(url))
+    with sessions() as s:
+        campaign = s.scalars(select(m.Campaign)).one()
+        calls = list(s.scalars(select(m.Call).order_by(m.Call.started_at)))
+    gaps: list[float] = []
+    last: dict[str, Any] = {}
+    for call in calls:
+        prev = last.get(call.from_number)
+        if prev is not None:
+            gaps.append((call.started_at - prev).total_seconds())
+        last[call.from_number] = call.started_at
+    edges = sorted([(c.started_at, 1) for c in calls]
+                   + [(c.ended_at, -1) for c in calls if c.ended_at], key=lambda e: (e[0], e[1]))
+    live = peak = 0
+    for _, step in edges:
+        live += step
+        peak = max(peak, live)
+    return {"min_gap_same_number_s": round(min(gaps), 2) if gaps else None,
+            "call_interval_s": campaign.call_interval_s,
+            "peak_calls_in_flight": peak,
+            "max_concurrent_calls": campaign.max_concurrent_calls}
+
+
+def alerts(url: str) -> list[str]:
+    """Every operator alert the run's audit log raised (what Slack would have posted)."""
+    from chatops.alerts import AuditAlertSource
+
+    source = AuditAlertSource(session_factory(make_engine(url)), batch=1_000_000)
+    source.cursor = 0
+    return [f"{e.kind.value}: {e.reason}"[:160] for e in source.poll()]
+
+
+def fault_drill(pg: PrivatePostgres, redis: PrivateRedis) -> Any:
+    """The faults, each once the given share of contacts is done."""
+    import ray
+
+    def kill(ctx: FaultContext, name: str) -> str:
+        actor = ray.get_actor(name, namespace="dialer")
+        pid = int(ray.get(actor.pid.remote(), timeout=30))
+        os.kill(pid, signal.SIGKILL)
+        return f"pid {pid}"
+
+    def trunks_down(ctx: FaultContext, seconds: float, reject: int | None) -> str:
+        count = len(ctx.trunks.ports)
+        for i in range(count):
+            if reject is None:
+                ctx.trunks.stop(i)
+            else:
+                ctx.trunks.start(i, reject=reject)
+        time.sleep(seconds)
+        for i in range(count):
+            ctx.trunks.start(i)
+        return f"{count} trunks"
+
+    steps: list[tuple[float, str, Any]] = [
+        (0.08, "SIGKILL campaign actor", lambda c: kill(c, f"campaign:{c.campaign_id}")),
+        (0.14, "SIGKILL number actor", lambda c: kill(c, f"number:{c.callers[0]}")),
+        (0.22, "PostgreSQL restart, down 15 s", lambda c: pg.restart(down_s=15.0)),
+        (0.34, "Redis killed, down 15 s", lambda c: redis.restart(down_s=15.0)),
+        (0.42, "Redis FLUSHALL", lambda c: redis.flush()),
+        (0.50, "every trunk killed for 40 s", lambda c: trunks_down(c, 40.0, None)),
+        (0.66, "every trunk answering 503 for 60 s", lambda c: trunks_down(c, 60.0, 503)),
+    ]
+
+    def run(ctx: FaultContext) -> list[str]:
+        did: list[str] = []
+        for share, name, act in steps:
+            while ctx.done() < share:
+                if ctx.stop.wait(1.0):
+                    return did
+            started = time.monotonic()
+            try:
+                detail = act(ctx)
+            except Exception as exc:  # report it; the run goes on
+                detail = f"failed: {type(exc).__name__}: {exc}"
+            line = (f"{name} at {share:.0%} done ({time.monotonic() - started:.0f} s"
+                    f"{'; ' + detail if isinstance(detail, str) else ''})")
+            print(f"fault: {line}", file=sys.stderr, flush=True)
+            did.append(line)
+        return did
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--contacts", type=int, default=1000)
     parser.add_argument("--numbers", type=int, default=20)
     parser.add_argument("--chaos", action="store_true")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--faults", action="store_true",
+                        help="the fault drill, on private PostgreSQL and Redis servers")
     args = parser.parse_args()
+    pg = PrivatePostgres() if args.faults else None
+    redis = PrivateRedis() if args.faults else None
+    url = pg.url if pg else f"sqlite:///{DEMO_DB}"
     sampler = Sampler()
     sampler.thread.start()
     started = time.monotonic()
-    summary = run_demo(n_contacts=args.contacts, n_numbers=args.numbers, chaos=args.chaos,
-                       seed=args.seed, quiet=True)
-    elapsed = time.monotonic() - started
-    sampler.stop.set()
-    sampler.thread.join()
+    try:
+        summary = run_demo(n_contacts=args.contacts, n_numbers=args.numbers,
+                           chaos=args.chaos, seed=args.seed, quiet=True,
+                           database_url=pg.url if pg else None,
+                           redis_url=redis.url if redis else None,
+                           faults=fault_drill(pg, redis) if pg and redis else None)
+        elapsed = time.monotonic() - started
+        sampler.stop.set()
+        sampler.thread.join()
+        figures = _figures(args, summary, elapsed, sampler, url)
+    finally:
+        if redis:
+            redis.close()
+        if pg:
+            pg.close()
+    print(json.dumps(figures, indent=2))
+
+
+def _figures(args: argparse.Namespace, summary: dict[str, Any], elapsed: float,
+             sampler: Sampler, url: str) -> dict[str, Any]:
     figures = {
         "contacts": args.contacts, "numbers": args.numbers, "calls": summary["calls"],
         "elapsed_s": round(elapsed, 1),
@@ -119,10 +237,12 @@ def main() -> None:
         "rss_mb_peak": round(max(sampler.rss_mb), 0) if sampler.rss_mb else None,
         "double_dials": summary["double_dials"], "lost_outcomes": summary["lost_outcomes"],
         "by_answer": summary["by_answer"], "amd_accuracy": summary["amd_accuracy"],
-        "abandon_rate": summary["abandon_rate"], "chaos_kills": len(summary["chaos_kills"]),
-        **exactness(DEMO_DB),
+        "abandon_rate": summary["abandon_rate"], "chaos_kills": summary["chaos_kills"],
+        "by_status": summary["by_status"],
+        **exactness(url), **pacing_and_cap(url),
+        "alerts": alerts(url),
     }
-    print(json.dumps(figures, indent=2))
+    return figures
 
 
 if __name__ == "__main__":

@@ -34,8 +34,7 @@ import tempfile
 import threading
 import time as wall
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -111,15 +110,36 @@ class Chaos:
             self.kills.append(f"{name} (pid {pid})")
 
 
+@dataclass(frozen=True, slots=True)
+class FaultContext:
+    """What a fault drill (``run_demo(faults=…)``) may act on while the campaign runs."""
+
+    ray: Any
+    campaign_id: int
+    callers: list[str]
+    trunks: SimTrunks
+    done: Callable[[], float]
+    """Share of contacts finished, 0 to 1."""
+    stop: threading.Event
+
+
 def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, seed: int = 7,
              quiet: bool = False, ray_dashboard: bool = False, judge: LlmConfig | None = None,
-             voice: LlmConfig | None = None, db_path: Path = DEMO_DB) -> dict[str, Any]:
-    """Run the demo campaign to completion and return the summary (CONTRACTS.md)."""
+             voice: LlmConfig | None = None, db_path: Path = DEMO_DB,
+             database_url: str | None = None, redis_url: str | None = None,
+             faults: Callable[[FaultContext], list[str]] | None = None) -> dict[str, Any]:
+    """Run the demo campaign to completion and return the summary (CONTRACTS.md).
+
+    ``database_url`` (default: SQLite at ``db_path``) is emptied first; ``redis_url``
+    puts the coordination store on Redis; ``faults`` runs on a thread during the
+    campaign and returns what it did (``bench/load_campaign.py --faults``).
+    """
     started = wall.monotonic()
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False, quiet=quiet)
     rng = random.Random(seed)
-    sessions = _fresh_database(db_path)
+    url = database_url or f"sqlite:///{db_path}"
+    sessions = _fresh_database(url)
     shift = _clock_shift()
     now = datetime.now(UTC) + timedelta(seconds=shift)
     callers = demo_numbers(n_numbers, offset=7919)
@@ -128,15 +148,16 @@ def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, s
                  for p in phones}
     campaign_id = _seed(sessions, phones, callers, now, rng)
     run_dir = Path(tempfile.mkdtemp(prefix="dialer-demo-"))
+    where = f"SQLite at {db_path}" if database_url is None else "PostgreSQL"
     err.print(f"[bold]dialer demo[/]: {n_contacts} contacts, {n_numbers} numbers, "
-              f"SQLite at {db_path}; actors' clock {now.astimezone(ZoneInfo(ZONE)):%a %H:%M} "
+              f"{where}; actors' clock {now.astimezone(ZoneInfo(ZONE)):%a %H:%M} "
               "in New York")
-    with _sim_trunks(len(callers), scenarios, run_dir, err) as trunks:
+    with SimTrunks(len(callers), scenarios, run_dir, err) as trunks:
         err.print("starting Ray (local, 127.0.0.1) …")
         ray = _start_ray(run_dir, ray_dashboard, err)
         try:
-            kills = _dial(ray, sessions, campaign_id, db_path, trunks, callers, shift, chaos,
-                          rng, n_contacts, err, voice)
+            kills = _dial(ray, sessions, campaign_id, url, redis_url, trunks, callers, shift,
+                          chaos, rng, n_contacts, err, voice, faults)
         finally:
             ray.shutdown()
     summary = _summary(sessions, campaign_id, n_contacts, trunks_truth(run_dir), shift,
@@ -154,11 +175,17 @@ def run_demo(*, n_contacts: int = 60, n_numbers: int = 4, chaos: bool = False, s
 
 # --- set-up ------------------------------------------------------------------------------
 
-def _fresh_database(db_path: Path) -> sessionmaker[Session]:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    engine = make_engine(f"sqlite:///{db_path}")
+def _fresh_database(url: str) -> sessionmaker[Session]:
+    if url.startswith("sqlite:///"):
+        db_path = Path(url.removeprefix("sqlite:///"))
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(url)
+    if not url.startswith("sqlite"):
+        with engine.begin() as conn:  # a demo database: start from nothing
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
     upgrade(engine)
     return session_factory(engine)
 
@@ -217,41 +244,80 @@ def _free_port() -> int:
     raise OSError("no free port for the simulated trunk")
 
 
-@contextmanager
-def _sim_trunks(count: int, scenarios: dict[str, str], run_dir: Path,
-                err: Console) -> Iterator[list[int]]:
-    """``count`` simulated trunk processes (4 calls each), stopped on the way out."""
-    mapping = run_dir / "scenarios.json"
-    mapping.write_text(json.dumps(scenarios))
-    procs: list[subprocess.Popen[bytes]] = []
-    ports: list[int] = []
-    try:
-        for i in range(count):
-            port = _free_port()
-            procs.append(subprocess.Popen(
-                [sys.executable, "-c", "from dialer.cli import main; main()", "sim-trunk",
-                 "--port", str(port), "--scenarios", str(mapping),
-                 "--truth", str(run_dir / f"truth-{i}.jsonl")],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=open(run_dir / f"trunk-{i}.log", "wb")))  # noqa: SIM115
-            ports.append(port)
-        for proc, port in zip(procs, ports, strict=True):
-            _wait_listening(proc, port)
-        err.print(f"simulated trunk: {count} process(es) on 127.0.0.1 ports "
-                  f"{', '.join(map(str, ports))}")
-        yield ports
-    finally:
-        for proc in procs:
+class SimTrunks:
+    """``count`` simulated trunk processes (4 calls each) that a fault drill may stop,
+    restart, or restart failing (``--reject``); all stopped on the way out."""
+
+    def __init__(self, count: int, scenarios: dict[str, str], run_dir: Path,
+                 err: Console) -> None:
+        self.run_dir = run_dir
+        self.mapping = run_dir / "scenarios.json"
+        self.mapping.write_text(json.dumps(scenarios))
+        self.procs: list[subprocess.Popen[bytes] | None] = [None] * count
+        self.ports = [_free_port() for _ in range(count)]
+        self.restarts = [0] * count
+        self.err = err
+
+    def __enter__(self) -> SimTrunks:
+        try:
+            for i in range(len(self.ports)):
+                self._spawn(i, None)
+            for i in range(len(self.ports)):
+                self._wait(i)
+        except BaseException:
+            self.__exit__()
+            raise
+        self.err.print(f"simulated trunk: {len(self.ports)} process(es) on 127.0.0.1 ports "
+                       f"{', '.join(map(str, self.ports))}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for i in range(len(self.procs)):
+            self.stop(i, kill=False)
+
+    def _spawn(self, i: int, reject: int | None) -> None:
+        # Each (re)start logs ground truth to its own file: a killed process's last
+        # lines are never interleaved with its successor's.
+        truth = self.run_dir / f"truth-{i}-{self.restarts[i]}.jsonl"
+        args = [sys.executable, "-c", "from dialer.cli import main; main()", "sim-trunk",
+                "--port", str(self.ports[i]), "--scenarios", str(self.mapping),
+                "--truth", str(truth)]
+        if reject is not None:
+            args += ["--reject", str(reject)]
+        self.procs[i] = subprocess.Popen(
+            args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.run_dir / f"trunk-{i}.log", "ab"))  # noqa: SIM115
+        self.restarts[i] += 1
+
+    def _wait(self, i: int) -> None:
+        proc = self.procs[i]
+        if proc is not None:
+            _wait_listening(proc, self.ports[i])
+
+    def stop(self, i: int, *, kill: bool = True) -> None:
+        """Stop trunk ``i`` (SIGKILL: calls on it vanish without a BYE)."""
+        proc, self.procs[i] = self.procs[i], None
+        if proc is None:
+            return
+        if kill:
+            proc.kill()
+        else:
             proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def start(self, i: int, reject: int | None = None) -> None:
+        """(Re)start trunk ``i`` on its port; ``reject``: answer every INVITE so."""
+        self.stop(i)
+        self._spawn(i, reject)
+        self._wait(i)
 
 
 def _wait_listening(proc: subprocess.Popen[bytes], port: int) -> None:
-    deadline = wall.monotonic() + 30
+    deadline = wall.monotonic() + 120  # 20 processes importing pjsua2 on 2 busy cores
     while wall.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the simulated trunk exited with {proc.returncode}")
@@ -283,18 +349,19 @@ def _start_ray(run_dir: Path, with_dashboard: bool, err: Console) -> Any:
 
 # --- the run -----------------------------------------------------------------------------
 
-def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: Path,
-          ports: list[int], callers: list[str], shift: float, chaos: bool,
-          rng: random.Random, n_contacts: int, err: Console,
-          voice: LlmConfig | None) -> list[str]:
+def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, url: str,
+          redis_url: str | None, trunks: SimTrunks, callers: list[str], shift: float,
+          chaos: bool, rng: random.Random, n_contacts: int, err: Console,
+          voice: LlmConfig | None,
+          faults: Callable[[FaultContext], list[str]] | None) -> list[str]:
     from actors.runtime import RuntimeConfig, start_supervisor
     from sip.types import TrunkConfig
 
     config = RuntimeConfig(
-        database_url=f"sqlite:///{db_path}", trunk_cps=20.0, seed=rng.randrange(1 << 30),
+        database_url=url, redis_url=redis_url, trunk_cps=20.0, seed=rng.randrange(1 << 30),
         clock_shift_s=shift, lease_s=20.0, call_lease_s=150.0, sip_bind="127.0.0.1",
         trunk_by_number=tuple((n, TrunkConfig(host="127.0.0.1", port=p))
-                              for n, p in zip(callers, ports, strict=True)),
+                              for n, p in zip(callers, trunks.ports, strict=True)),
         recordings_dir=str(DATA / "recordings"), agent_max_s=45.0, voice=voice)
     supervisor = start_supervisor(config)
     monkey = Chaos(random.Random(rng.random())) if chaos else None
@@ -305,6 +372,15 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: 
             target=monkey.run, args=(campaign_id, callers, ray, progress.fraction_done),
             daemon=True, name="chaos")
         chaos_thread.start()
+    drill: list[str] = []
+    drill_stop = threading.Event()
+    drill_thread = None
+    if faults is not None:
+        context = FaultContext(ray, campaign_id, callers, trunks, progress.fraction_done,
+                               drill_stop)
+        drill_thread = threading.Thread(target=lambda: drill.extend(faults(context)),
+                                        daemon=True, name="faults")
+        drill_thread.start()
     try:
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
@@ -313,10 +389,16 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: 
             last_change, last_done = wall.monotonic(), -1
             next_reconcile = next_line = 0.0
             while True:
-                if wall.monotonic() >= next_reconcile:
-                    ray.get(supervisor.reconcile.remote(), timeout=60)
-                    next_reconcile = wall.monotonic() + 2.0
-                snap = progress.snapshot()
+                try:
+                    if wall.monotonic() >= next_reconcile:
+                        ray.get(supervisor.reconcile.remote(), timeout=60)
+                        next_reconcile = wall.monotonic() + 2.0
+                    snap = progress.snapshot()
+                except Exception as exc:  # the database is away (a fault drill): wait
+                    err.print(f"[yellow]progress unavailable: {type(exc).__name__}")
+                    last_change = wall.monotonic()
+                    wall.sleep(2.0)
+                    continue
                 kills = f" · chaos kills {len(monkey.kills)}" if monkey else ""
                 bar.update(task, completed=snap.done, detail=snap.line + kills)
                 if not err.is_terminal and wall.monotonic() >= next_line:
@@ -337,12 +419,15 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, db_path: 
             monkey.stop.set()
         if chaos_thread is not None:
             chaos_thread.join(timeout=15)
+        drill_stop.set()
+        if drill_thread is not None:
+            drill_thread.join(timeout=120)
         err.print("shutting down: campaigns stop, calls in flight are hung up and recorded …")
         try:
             ray.get(supervisor.shutdown.remote(), timeout=120)
         except Exception as exc:  # report it; the figures still come from the database
             err.print(f"[yellow]shutdown: {type(exc).__name__}: {exc}")
-    return monkey.kills if monkey else []
+    return (monkey.kills if monkey else []) + drill
 
 
 @dataclass(frozen=True, slots=True)

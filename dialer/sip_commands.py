@@ -210,8 +210,10 @@ def _result_json(result: Any) -> dict[str, Any]:
               help="Append ground truth (JSONL) here; default: stdout.")
 @click.option("--max-calls", type=click.IntRange(min=1),
               help="Exit after this many calls ended.")
+@click.option("--reject", "reject_all", type=click.IntRange(400, 699),
+              help="Answer every INVITE with this code (a failing trunk, e.g. 503).")
 def sim_trunk_cmd(port: int, scenarios_file: str | None, bind: str, truth_file: str | None,
-                  max_calls: int | None) -> None:
+                  max_calls: int | None, reject_all: int | None) -> None:
     """Run a simulated trunk: answers by the dialled number's scenario, logs ground truth."""
     from sip.simtrunk import SimTrunk, load_scenarios
     from sip.types import SipError
@@ -223,7 +225,8 @@ def sim_trunk_cmd(port: int, scenarios_file: str | None, bind: str, truth_file: 
     _terminate_gracefully()
     out = open(truth_file, "a", encoding="utf-8") if truth_file else sys.stdout  # noqa: SIM115
     try:
-        trunk = SimTrunk(port=port, bind=bind, scenarios=mapping, truth=out)
+        trunk = SimTrunk(port=port, bind=bind, scenarios=mapping, truth=out,
+                         reject_all=reject_all)
     except SipError as exc:
         raise BadInput(str(exc)) from exc
     try:

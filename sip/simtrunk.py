@@ -141,8 +141,11 @@ class SimTrunk:
 
     def __init__(self, *, port: int, bind: str = "127.0.0.1",
                  scenarios: Mapping[str, str] | None = None,
-                 truth: TextIO | None = None) -> None:
+                 truth: TextIO | None = None, reject_all: int | None = None) -> None:
         self.mapping = dict(scenarios or {})
+        # A failing trunk (``--reject 503``): every INVITE gets this final response.
+        self.failing = None if reject_all is None else Scenario(
+            f"reject_{reject_all}", "trunk_failure", (Step("reject", code=reject_all),))
         self._truth = truth
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -175,7 +178,7 @@ class SimTrunk:
 
     def _run(self, handle: CallHandle) -> None:
         number = handle.remote_user
-        scenario = scenario_for(number, self.mapping)
+        scenario = self.failing or scenario_for(number, self.mapping)
         started = time.time()
         log.info("call to %s: scenario %s", number[-4:], scenario.name)
         try:

@@ -68,3 +68,15 @@ def _wait_truth(trunk: Any, count: int) -> list[dict[str, Any]]:
             return lines
         time.sleep(0.1)
     raise AssertionError("sim-trunk logged no ground truth")
+
+
+def test_a_failing_trunk_rejects_every_call_with_its_code(tmp_path: Any) -> None:
+    from tests.integration.sip.harness import sim_trunk_starter
+
+    for trunk in sim_trunk_starter(tmp_path, "--reject", "503"):
+        for number in ("+12025550100", "+12025550101"):  # a human, a voicemail
+            run = call(trunk.uri, number=number)
+            assert run.rc == 0, run.stderr
+            assert run.out is not None
+            assert (run.out["answer_status"], run.out["sip_status"]) == ("trunk_failure", 503)
+        assert [t["truth"] for t in _wait_truth(trunk, 2)] == ["trunk_failure"] * 2
