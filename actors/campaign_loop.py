@@ -36,16 +36,19 @@ from campaigns.errors import NoNumberAvailable
 from campaigns.health import (
     DEFAULT_ABANDON,
     DEFAULT_BREAKER,
+    DEFAULT_GOVERNOR,
     AbandonSettings,
     BreakerChange,
     BreakerPhase,
     BreakerSettings,
     BreakerState,
     BreakerStep,
+    GovernorSettings,
     breaker_allows,
     breaker_judge,
     breaker_probe_ended,
     check_abandon,
+    govern,
 )
 from campaigns.lifecycle import ContactProgress, apply_outcome
 from campaigns.pacing import (
@@ -168,6 +171,7 @@ class CampaignLoop:
                  lease: timedelta = LEASE, call_lease: timedelta = LEASE,
                  breaker: BreakerSettings = DEFAULT_BREAKER,
                  abandon: AbandonSettings = DEFAULT_ABANDON,
+                 governor: GovernorSettings = DEFAULT_GOVERNOR,
                  on_event: Callable[[str, dict[str, Any]], None] | None = None) -> None:
         self.campaign_id = campaign_id
         self.sessions = sessions
@@ -182,6 +186,10 @@ class CampaignLoop:
         self.breaker_state = BreakerState()
         self._probe_call: int | None = None
         self.abandon = abandon
+        self.governor = governor
+        self.limit: int | None = None
+        """Calls at once the overload governor allows (None: the campaign's cap)."""
+        self._governed_since: datetime | None = None
         self._last_abandon_check: datetime | None = None
         self.on_event = on_event
         self.pacing = PacingState()
@@ -235,11 +243,14 @@ class CampaignLoop:
             report.reasons.append("circuit breaker open")
             report.next_tick_at = held
             return report
+        governed = campaign.settings
+        if self.limit is not None and self.limit < governed.max_concurrent_calls:
+            governed = replace(governed, max_concurrent_calls=self.limit)
         queue_empty = False
         while True:
             if self._probe_call is not None:
                 break  # half-open: the one probe call is out
-            slot = next_dial_slot(self.pacing, campaign.settings, now, lines)
+            slot = next_dial_slot(self.pacing, governed, now, lines)
             if slot is None:
                 break  # at the concurrency cap: the next call to end wakes the loop
             if slot > now:
@@ -423,6 +434,7 @@ class CampaignLoop:
                 recent = CallRepo(s).recent_outcomes(self.campaign_id, self.breaker.window,
                                                      since=state.since)
             self._breaker_step(breaker_judge(state, recent, now, self.breaker))
+        self._govern(now)
         last = self._last_abandon_check
         if last is not None and now - last < ABANDON_CHECK_EVERY:
             return
@@ -442,6 +454,23 @@ class CampaignLoop:
         log.warning("campaign auto-paused", extra={"campaign": self.campaign_id,
                                                    "reason": verdict.reason})
         self._event("auto_pause", {"campaign_id": self.campaign_id, "reason": verdict.reason})
+
+    def _govern(self, now: datetime) -> None:
+        """Dial fewer calls at once while live answers wait too long for us (CPU
+        starved, a slow agent), more again when they do not (``health.govern``). Only
+        calls started under the current limit are judged."""
+        with self.sessions() as s:
+            cap = CampaignRepo(s).get(self.campaign_id).settings.max_concurrent_calls
+            delays = CallRepo(s).greet_delays(self.campaign_id, self._governed_since,
+                                              self.governor.sample)
+        step = govern(self.limit or cap, cap, delays, self.governor)
+        if not step.reason:
+            return
+        self.limit = None if step.limit >= cap else step.limit
+        self._governed_since = now
+        log.warning("overload governor: %s", step.reason, extra={"campaign": self.campaign_id})
+        self._event("governor", {"campaign_id": self.campaign_id, "reason": step.reason,
+                                 "limit": step.limit})
 
     def _usable_lines(self, campaign: t.Campaign, now: datetime) -> tuple[list[int], str | None]:
         """The numbers that may dial today (their ids: the pacing lines), or why none."""

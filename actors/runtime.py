@@ -382,6 +382,7 @@ class CampaignActor:
         return {"campaign_id": self.campaign_id, "in_flight": len(self.loop.in_flight),
                 "ticks": d.ticks, "placed": d.placed, "completed": d.done,
                 "judged": self.judged, "breaker": self.loop.breaker_state.phase.value,
+                "concurrency_limit": self.loop.limit,
                 "last_error": d.last_error}
 
     def halt(self) -> None:

@@ -213,3 +213,62 @@ def check_abandon(live: int, abandoned: int,
     reason = (f"abandon rate {abandoned / live:.1%} ({abandoned} of {live} live answers "
               f"in {settings.window_hours} h) is above {settings.limit:.0%}" if trip else "")
     return BreakerVerdict(trip, abandoned, live, reason)
+
+
+# --- the overload governor --------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class GovernorSettings:
+    """When to dial fewer calls at once because live answers wait too long for us.
+
+    An overloaded dialer (CPU, a slow agent) greets humans late before it abandons them;
+    the abandon limit then pauses the campaign. The governor acts earlier: when the
+    ``quantile`` of the greet delays of the last ``sample`` live answers is above
+    ``slow_ms``, the campaign's concurrency is cut by ``cut`` (at least one call stays);
+    when it is below ``fast_ms``, one more call is allowed, up to the campaign's cap
+    (additive increase, multiplicative decrease).
+    """
+
+    sample: int = 20
+    quantile: float = 0.9
+    slow_ms: int = 1200
+    fast_ms: int = 700
+    cut: float = 0.7
+
+    def __post_init__(self) -> None:
+        if self.sample < 1:
+            raise ValidationError("sample", "must be at least 1 call")
+        if not 0.0 < self.quantile <= 1.0 or not 0.0 < self.cut < 1.0:
+            raise ValidationError("quantile", "quantile in (0, 1], cut in (0, 1)")
+        if not 0 < self.fast_ms < self.slow_ms:
+            raise ValidationError("fast_ms", "must be positive and below slow_ms")
+
+
+DEFAULT_GOVERNOR: Final = GovernorSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class GovernorStep:
+    """The concurrency to use now, and why it changed ("" when it did not)."""
+
+    limit: int
+    reason: str = ""
+
+
+def govern(limit: int, cap: int, greet_delays_ms: Sequence[int],
+           settings: GovernorSettings = DEFAULT_GOVERNOR) -> GovernorStep:
+    """The next concurrency limit from ``greet_delays_ms`` (live answers since the limit
+    last changed, oldest first). Fewer than ``settings.sample`` of them: no change."""
+    limit = max(1, min(limit, cap))
+    if len(greet_delays_ms) < settings.sample:
+        return GovernorStep(limit)
+    recent = sorted(greet_delays_ms[-settings.sample:])
+    at = recent[min(len(recent) - 1, int(settings.quantile * len(recent)))]
+    if at > settings.slow_ms and limit > 1:
+        lower = max(1, int(limit * settings.cut))
+        return GovernorStep(lower, f"greet delay p{settings.quantile * 100:.0f} {at} ms: "
+                                   f"{limit} → {lower} calls at once")
+    if at < settings.fast_ms and limit < cap:
+        return GovernorStep(limit + 1, f"greet delay p{settings.quantile * 100:.0f} {at} ms: "
+                                       f"{limit} → {limit + 1} calls at once")
+    return GovernorStep(limit)

@@ -37,6 +37,9 @@ class NewContact:
     country: str | None = None
     attributes: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        t.check_length("name", self.name, t.MAX_CONTACT_NAME_CHARS)
+
 
 @dataclass(frozen=True, slots=True)
 class ContactView:
@@ -454,6 +457,20 @@ class CallRepo:
         rows = self.session.scalars(
             query.order_by(m.Call.ended_at.desc(), m.Call.id.desc()).limit(limit)).all()
         return [t.AnswerStatus(r) for r in reversed(rows) if r]
+
+    def greet_delays(self, campaign_id: int, since: datetime | None,
+                     limit: int) -> list[int]:
+        """Greet delays (ms) of the last ``limit`` ended live answers whose calls started
+        at or after ``since`` (all when None), oldest first."""
+        query = (select(m.Call.greet_delay_ms).where(
+            m.Call.campaign_id == campaign_id, m.Call.state == "ended",
+            m.Call.answer_status == t.AnswerStatus.HUMAN.value,
+            m.Call.greet_delay_ms.is_not(None)))
+        if since is not None:
+            query = query.where(m.Call.started_at >= since)
+        rows = self.session.scalars(
+            query.order_by(m.Call.ended_at.desc(), m.Call.id.desc()).limit(limit)).all()
+        return [int(r) for r in reversed(rows) if r is not None]
 
     def abandon_counts(self, campaign_id: int, since: datetime) -> tuple[int, int]:
         """Live (human) answers and abandoned ones among calls started since ``since``."""

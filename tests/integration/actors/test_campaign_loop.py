@@ -366,3 +366,43 @@ def test_a_restarted_loop_counts_calls_still_in_flight_against_the_cap(
     first.end(0, t.AnswerStatus.BUSY, now + timedelta(seconds=21))
     record_call(sessions, first.calls[0][0], first.calls[0][1].result())
     assert restarted.tick(now + timedelta(seconds=30)).placed == 1  # one slot came free
+
+
+def test_slow_greetings_make_the_loop_dial_fewer_calls_at_once_then_more(
+        sessions: Sessions) -> None:
+    from campaigns.health import GovernorSettings
+
+    phones = [f"+1202555{500 + i:04d}" for i in range(80)]
+    cid = _setup(sessions, phones, concurrent=10, interval_s=5, max_retries=0)
+    with sessions.begin() as s:  # ten numbers, so the interval never holds a call back
+        for i in range(1, 10):
+            NumberRepo(s).add(f"+1415555{i:04d}", WHO, MONDAY_NOON_NY)
+            NumberRepo(s).assign(cid, f"+1415555{i:04d}", WHO, MONDAY_NOON_NY)
+    placer = ManualPlacer()
+    loop = CampaignLoop(cid, sessions=sessions, store=MemoryStore(), placer=placer,
+                        owner="loop-1", trunk_cps=1000.0,
+                        governor=GovernorSettings(sample=10))
+    now = MONDAY_NOON_NY
+    peaks: list[int] = []
+
+    def run(rounds: int, greet_ms: int) -> None:
+        nonlocal now
+        for _ in range(rounds):
+            loop.tick(now)
+            open_calls = [i for i, (_, f) in enumerate(placer.calls) if not f.done()]
+            peaks.append(len(open_calls))
+            for i in open_calls:
+                placer.calls[i][1].set_result(CallResult(
+                    answer_status=t.AnswerStatus.HUMAN, ended_at=now, sip_status=200,
+                    talk_ms=5_000, conversation=True, greet_delay_ms=greet_ms))
+            now += timedelta(seconds=5)
+
+    run(2, 1800)  # 20 live answers, every greeting late: 10 → 7 at once
+    assert loop.limit == 7
+    run(1, 1800)  # 7 late ones under the new limit: not enough to judge yet
+    run(1, 300)  # 14 under it: 7 → 4 (the 4 now placed greet quickly)
+    assert (loop.limit, peaks[-1]) == (4, 4)
+    run(6, 300)  # quick greetings: one more call at once per 10 answers (4 → 5 → 6)
+    assert loop.limit == 6
+    assert max(peaks[-2:]) == loop.limit or max(peaks[-2:]) == loop.limit - 1
+    assert [e.data["kind"] for e in loop.store.read("alerts")][:2] == ["governor"] * 2

@@ -18,11 +18,13 @@ from campaigns.health import (
     BreakerSettings,
     BreakerState,
     BreakerStep,
+    GovernorStep,
     breaker_allows,
     breaker_judge,
     breaker_probe_ended,
     check_abandon,
     check_breaker,
+    govern,
     is_abandoned,
 )
 from campaigns.types import AnswerStatus
@@ -150,3 +152,29 @@ def test_outcomes_out_of_phase_change_nothing() -> None:
     assert breaker_judge(opened, [TF] * 20, T0) == BreakerStep(opened)
     with pytest.raises(ValidationError):
         BreakerSettings(cooldown=timedelta(seconds=60), max_cooldown=timedelta(seconds=30))
+
+
+# --- the overload governor ----------------------------------------------------------------
+
+def test_slow_greetings_cut_concurrency_and_fast_ones_win_it_back_one_at_a_time() -> None:
+    slow = [400] * 17 + [1500] * 3  # p90 is 1,500 ms
+    step = govern(40, 40, slow)
+    assert step == GovernorStep(28, "greet delay p90 1500 ms: 40 → 28 calls at once")
+    assert govern(1, 40, slow) == GovernorStep(1)  # one call always stays
+    fast = [300] * 20
+    assert govern(28, 40, fast) == GovernorStep(29, "greet delay p90 300 ms: 28 → 29 calls "
+                                                    "at once")
+    assert govern(40, 40, fast) == GovernorStep(40)  # never above the campaign's cap
+    assert govern(28, 40, [900] * 20) == GovernorStep(28)  # between the marks: hold
+    assert govern(28, 40, [5000] * 19) == GovernorStep(28)  # too few answers to judge
+    assert govern(50, 40, []) == GovernorStep(40)  # a lowered cap applies at once
+
+
+@given(st.lists(st.integers(0, 10_000), max_size=60), st.integers(1, 100),
+       st.integers(1, 100))
+@settings(max_examples=200, deadline=None)
+def test_the_governor_stays_between_one_and_the_cap(delays: list[int], limit: int,
+                                                    cap: int) -> None:
+    step = govern(limit, cap, delays)
+    assert 1 <= step.limit <= cap
+    assert (step.reason == "") == (step.limit == max(1, min(limit, cap)))
