@@ -19,6 +19,7 @@ import concurrent.futures
 import logging
 import random
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -371,8 +372,10 @@ class CampaignLoop:
             try:
                 result = item.future.result()
             except Exception as exc:  # the placer failed: the call is a local failure
-                log.warning("call placer failed", extra={"call": item.request.call_id},
-                            exc_info=exc)
+                # Not exc_info: an exception's text may name the callee (logs mask it).
+                log.warning("call placer failed", extra={
+                    "call": item.request.call_id, "to": mask(item.request.to),
+                    "error": type(exc).__name__, "trace": _trace(exc)})
                 result = CallResult(t.AnswerStatus.FAILED, ended_at=now,
                                     sip_reason=f"placer error: {type(exc).__name__}")
             if result.ended_at > now:
@@ -611,6 +614,11 @@ class LoopDriver:
             return self.tick_at_most_s
         return min(self.tick_at_most_s,
                    max(0.0, (report.next_tick_at - self.now()).total_seconds()))
+
+
+def _trace(exc: BaseException) -> str:
+    """Where ``exc`` was raised (file, line, code), without its message."""
+    return "".join(traceback.format_tb(exc.__traceback__))[-2000:]
 
 
 STORE: Final = "the coordination store (Redis)"

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -59,10 +59,11 @@ TICK_AT_MOST = 1.0
 
 @dataclass(frozen=True, slots=True)
 class RuntimeConfig:
-    """What every actor needs to rebuild itself (picklable, no secrets in logs)."""
+    """What every actor needs to rebuild itself (picklable, no secrets in logs: the URLs,
+    which may hold passwords, are left out of its repr)."""
 
-    database_url: str
-    redis_url: str | None = None
+    database_url: str = field(repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     trunk_cps: float = 10.0
     time_scale: float = 1.0
     seed: int = 7

@@ -21,6 +21,7 @@ from actors.campaign_loop import CallResult, DialRequest
 from agent.base import AgentProfile, VoiceAgent
 from agent.scripted import ScriptedAgent, voicemail_message
 from campaigns import types as t
+from campaigns.phones import mask
 from sip.types import DialRequest as SipDialRequest
 from sip.types import RegistrationFailed, SipError, TrunkConfig
 
@@ -180,8 +181,9 @@ def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
                         settings=settings or FlowSettings(agent_max_s=config.agent_max_s),
                         greeting_classifier=greeting_classifier(request, config))
     except (SipError, TimeoutError) as exc:
-        log.warning("call could not be placed", extra={"call": request.call_id},
-                    exc_info=exc)
+        # Not exc_info: the error's text may name the callee (logs mask numbers).
+        log.warning("call could not be placed", extra={
+            "call": request.call_id, "to": mask(request.to), "error": type(exc).__name__})
         return CallResult(t.AnswerStatus.FAILED, sip_reason=f"{type(exc).__name__}: {exc}"[:200],
                           ended_at=config.now())
     return to_result(flow, started_wall, time.monotonic() - started, config)

@@ -15,11 +15,12 @@ the message that shared the file.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ from slack_sdk.errors import SlackApiError
 
 from campaigns import types as t
 from campaigns.importing import MAX_IMPORT_BYTES
+from campaigns.phones import mask
 from chatops import commands as c
 from chatops import strings as s
 from chatops import views
@@ -52,8 +54,8 @@ _FALLBACK_ERRORS: Final = frozenset({"not_in_channel", "channel_not_found", "is_
 class ChatOpsConfig:
     """What the Slack app needs from the settings (``dialer.slack_commands`` builds it)."""
 
-    bot_token: str
-    signing_secret: str
+    bot_token: str = field(repr=False)
+    signing_secret: str = field(repr=False)
     api_url: str = "https://slack.com/api/"
     operators: frozenset[str] = frozenset()
     channels: frozenset[str] = frozenset()
@@ -339,8 +341,34 @@ class _NoTokenNotice(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
+class MaskPhoneNumbers(logging.Filter):
+    """Masks every ``+``-led phone number in a record (``campaigns.phones.mask``).
+
+    At debug level the Slack SDK logs whole request and response bodies, and Socket Mode
+    whole envelopes: replies like "added +14155550123" and the commands people type.
+    """
+
+    _PHONE = re.compile(r"\+\d(?:[\d\s().\-]{5,22}\d)")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record is the handler's to report, not ours
+            return True
+        masked = self._PHONE.sub(
+            lambda m: mask("+" + "".join(ch for ch in m.group() if ch.isdigit())), text)
+        if masked != text:
+            record.msg, record.args = masked, ()
+        return True
+
+
 _bolt_log = logging.getLogger("chatops.bolt")
 _bolt_log.addFilter(_NoTokenNotice())
+PAYLOAD_LOGGERS: Final = ("chatops.bolt", "slack_sdk.web.base_client",
+                          "slack_sdk.webhook.client", "slack_sdk.socket_mode.builtin.client")
+"""Loggers that may write message bodies (Bolt hands Socket Mode our ``chatops.bolt``)."""
+for _name in PAYLOAD_LOGGERS:
+    logging.getLogger(_name).addFilter(MaskPhoneNumbers())
 
 
 def build_app(config: ChatOpsConfig, sessions: Sessions, clock: Callable[[], datetime],

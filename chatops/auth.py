@@ -84,20 +84,25 @@ def is_import_message(event: dict[str, Any]) -> bool:
     return action_of(import_text(str(event.get("text") or ""))) is Action.IMPORT
 
 
+def _dict(value: object) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else empty (hostile payloads have odd shapes)."""
+    return value if isinstance(value, dict) else {}
+
+
 def classify(body: dict[str, Any]) -> Asked | None:
     """The action a request asks for; None for requests that need no decision."""
     if "command" in body:
         return Asked("command", action_of(str(body.get("text") or "")),
                      str(body.get("user_id") or ""), str(body.get("channel_id") or ""))
     if body.get("type") == "block_actions":
-        actions = body.get("actions") or [{}]
-        action_id = str(actions[0].get("action_id") or "")
-        channel = (body.get("channel") or {}).get("id") or \
-            (body.get("container") or {}).get("channel_id") or ""
-        return Asked("button", BUTTON_ACTIONS.get(action_id), str((body.get("user") or {})
-                                                                  .get("id") or ""),
-                     str(channel))
-    event = body.get("event") or {}
+        actions = body.get("actions")
+        first = _dict(actions[0] if isinstance(actions, list) and actions else None)
+        action_id = str(first.get("action_id") or "")
+        channel = _dict(body.get("channel")).get("id") or \
+            _dict(body.get("container")).get("channel_id") or ""
+        return Asked("button", BUTTON_ACTIONS.get(action_id),
+                     str(_dict(body.get("user")).get("id") or ""), str(channel))
+    event = _dict(body.get("event"))
     if body.get("type") == "event_callback" and is_import_message(event):
         return Asked("event", Action.IMPORT, str(event.get("user") or ""),
                      str(event.get("channel") or ""))

@@ -51,7 +51,7 @@ Message = dict[str, Any]
 Block = dict[str, Any]
 
 _BROADCAST = re.compile(r"@(?=(channel|here|everyone)\b)", re.IGNORECASE)
-_ANGLE = re.compile(r"<(?=[!@#])")
+_ANGLE = re.compile(r"<(?=[!@#]|[A-Za-z][A-Za-z0-9+.\-]*:)")  # <!…>, <@…>, <#…>, <http:…>
 _USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,20}$")
 
 
@@ -67,8 +67,9 @@ def esc(value: object) -> str:
 
 
 def plain(value: object, limit: int) -> str:
-    """Text for a plain_text object: shown as typed, with ``<!…>``/``<@…>``/``@here``
-    defused by a zero-width space (belt and braces: plain_text parses no mentions)."""
+    """Text for a plain_text object: shown as typed, with ``<!…>``/``<@…>``/``<http…>``
+    and ``@here`` defused by a zero-width space (belt and braces: plain_text parses no
+    mentions or links)."""
     text = _BROADCAST.sub("@\u200b", _ANGLE.sub("<\u200b", str(value)))
     return truncate(text, limit) or " "
 

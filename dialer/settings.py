@@ -1,23 +1,91 @@
 """The one settings object, read from the environment at start-up and passed down.
 
-No other module reads ``os.environ``. Secrets are ``SecretStr`` so they never print.
+No other module reads ``os.environ``. Secrets never print: tokens and passwords are
+``SecretStr``, and the two URLs that may carry a password (``DATABASE_URL``,
+``REDIS_URL``) show it as ``***`` in ``repr``, ``str`` and ``model_dump_json``.
+
+Every secret may also come from a file: ``NAME_FILE=/run/secrets/name`` reads ``NAME``
+from that file (Docker and Kubernetes secrets; surrounding whitespace is dropped). A
+variable set directly wins over its ``_FILE``.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_serializer, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from storage.db import default_url
+
+SECRET_VARIABLES: Final = ("DATABASE_URL", "REDIS_URL", "SLACK_BOT_TOKEN",
+                           "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "OPENAI_API_KEY",
+                           "DIALER_TRUNK_PASSWORD")
+"""The variables that may be given as ``NAME_FILE`` (a path) instead."""
+_URL_FIELDS: Final = frozenset({"database_url", "redis_url"})
+_SECRET_QUERY = ("pass", "secret", "token", "key")
+MASK: Final = "***"
 
 
 def _split(value: object) -> object:
     if isinstance(value, str):
         return tuple(v.strip() for v in value.split(",") if v.strip())
     return value
+
+
+def mask_url(url: str | None) -> str | None:
+    """``url`` with the password in it (and password-like query values) as ``***``."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL we can take apart: show nothing of it
+        return MASK
+    masked = url
+    if password is not None:
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        masked = masked.replace(parts.netloc, f"{user}:{MASK}@{host}", 1)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(w in k.lower() for k, _ in pairs for w in _SECRET_QUERY):
+            query = urlencode([(k, MASK if any(w in k.lower() for w in _SECRET_QUERY) else v)
+                               for k, v in pairs], safe="*")
+            masked = masked.replace("?" + parts.query, "?" + query, 1)
+    return masked
+
+
+class SecretFiles(PydanticBaseSettingsSource):
+    """``NAME_FILE`` variables: each names a file that holds the value of ``NAME``."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: ``__call__`` reads every file at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in os.environ.items()}
+        values: dict[str, Any] = {}
+        for name in SECRET_VARIABLES:
+            path = env.get(f"{name}_FILE")
+            if not path:
+                continue
+            try:
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or type(exc).__name__
+                raise ValueError(f"{name}_FILE: cannot read {path}: {reason}") from exc
+        return values
 
 
 class Settings(BaseSettings):
@@ -76,6 +144,27 @@ class Settings(BaseSettings):
     def _comma_list(cls, value: object) -> object:
         return _split(value)
 
+    @field_serializer("database_url", "redis_url")
+    def _masked_url(self, value: str | None) -> str | None:
+        return mask_url(value)
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name in _URL_FIELDS and isinstance(value, str):
+                value = mask_url(value)
+            yield name, value
+
+    @classmethod
+    def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment, then the ``*_FILE`` secret files."""
+        return (init_settings, env_settings, SecretFiles(settings_cls), dotenv_settings,
+                file_secret_settings)
+
     @property
     def effective_database_url(self) -> str:
         """``DATABASE_URL`` or the embedded SQLite file under ``var/``."""
@@ -88,5 +177,5 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
-    """Build the settings from the environment (and nothing else)."""
+    """Build the settings from the environment (and the secret files it names)."""
     return Settings()

@@ -114,7 +114,7 @@ def slack_cmd(app: App, use_http: bool, port: int, host: str, alerts_every: floa
         poster.start()
     try:
         if use_http:
-            _serve_http(bolt, host, port)
+            _serve_http(bolt, host, port, _secret(settings.slack_signing_secret))
         else:
             _serve_socket_mode(bolt, _secret(settings.slack_app_token))
     finally:
@@ -122,11 +122,11 @@ def slack_cmd(app: App, use_http: bool, port: int, host: str, alerts_every: floa
             poster.stop()
 
 
-def _serve_http(bolt: BoltApp, host: str, port: int) -> None:
+def _serve_http(bolt: BoltApp, host: str, port: int, signing_secret: str) -> None:
     from chatops.server import EVENTS_PATH, SlackHttpServer
 
     try:
-        server = SlackHttpServer(bolt, host, port)
+        server = SlackHttpServer(bolt, host, port, signing_secret=signing_secret)
     except OSError as exc:
         raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
     click.echo(f"dialer slack: listening on http://{host}:{server.port}{EVENTS_PATH}",

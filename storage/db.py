@@ -36,14 +36,16 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
     """Create an engine with the pragmas and pool settings this project relies on.
 
     SQLite gets WAL, foreign keys and a busy timeout so concurrent writers queue instead
-    of failing; its parent directory is created. PostgreSQL uses psycopg 3.
+    of failing; its parent directory is created. PostgreSQL uses psycopg 3. Bound values
+    (phone numbers, names) never appear in SQL logs or in the text of database errors,
+    which end up in logs and tracebacks (``hide_parameters``).
     """
     url = normalize_url(url)
     try:
         parsed = make_url(url)
     except Exception as exc:
         raise StorageError(f"DATABASE_URL is not a database URL: {exc}") from exc
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    kwargs: dict[str, Any] = {"echo": echo, "future": True, "hide_parameters": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
