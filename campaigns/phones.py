@@ -99,7 +99,20 @@ def area_key(e164: str) -> str:
 
 
 def mask(e164: str) -> str:
-    """Mask a number for logs: country code and the last two digits stay visible."""
+    """Mask a number for logs: ``+`` and the first digit, stars, then the last two digits.
+
+    The first digit is the whole country code for ``+1`` (NANP) and ``+7``; elsewhere it
+    is the numbering zone (``+4…`` is Europe), which is all a log needs. Showing the whole
+    code would take a parse, and log filters mask text that may not be a valid number.
+    The result is as long as the input; five characters or fewer are all stars.
+
+    >>> mask("+14155550123")
+    '+1********23'
+    >>> mask("+442079460958")
+    '+4*********58'
+    >>> mask("+1234")
+    '*****'
+    """
     if len(e164) <= 5:
         return "*" * len(e164)
     return e164[:2] + "*" * (len(e164) - 4) + e164[-2:]

@@ -213,6 +213,38 @@ def check_timezone(name: str) -> str:
     return name
 
 
+# --- text lengths: what the database keeps (storage.models) ---------------------------
+
+MAX_NAME_CHARS: Final = 200
+"""Names of campaigns, agents, schedules, goals and analyses; a number's friendly name."""
+MAX_CONTACT_NAME_CHARS: Final = 300
+"""A contact's name (the importer's ``MAX_NAME_CHARS`` is the same column)."""
+MAX_VOICE_CHARS: Final = 64
+"""An agent's voice name."""
+MAX_MODEL_CHARS: Final = 100
+"""An agent's model name."""
+
+
+def check_length(name: str, value: str, limit: int) -> str:
+    """Return ``value`` when it has at most ``limit`` characters, else raise ``ValidationError``.
+
+    The limits are the database's column lengths, checked here so that every entry point
+    gets the same clear error (PostgreSQL would refuse the row, SQLite keep it whole).
+    """
+    if len(value) > limit:
+        raise ValidationError(name, f"{name} is {len(value):,} characters; "
+                                    f"the limit is {limit:,}")
+    return value
+
+
+def check_region(region: str) -> str:
+    """Return ``region`` when it is two capital letters (ISO 3166), else raise."""
+    if len(region) != 2 or not (region.isascii() and region.isalpha() and region.isupper()):
+        raise ValidationError("region", f"{region[:40]!r} is not a two-letter country code "
+                                        "like US")
+    return region
+
+
 def _check_range(name: str, value: int, allowed: range) -> None:
     if value not in allowed:
         raise ValidationError(name, f"{value} is outside {allowed.start}..{allowed.stop - 1}")
@@ -282,8 +314,8 @@ class Campaign:
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise ValidationError("name", "must not be empty")
-        if len(self.name) > 200:
-            raise ValidationError("name", "must be at most 200 characters")
+        check_length("name", self.name, MAX_NAME_CHARS)
+        check_region(self.region)
         check_timezone(self.timezone)
         if self.start_at is not None and self.start_at.tzinfo is None:
             raise ValidationError("start_at", "must carry a timezone")
@@ -303,6 +335,7 @@ class PhoneNumber:
     weight: int = 1
 
     def __post_init__(self) -> None:
+        check_length("friendly_name", self.friendly_name, MAX_NAME_CHARS)
         _check_range("spam_score", self.spam_score, SPAM_SCORE_RANGE)
         if self.weight < 0:
             raise ValidationError("weight", "must not be negative")
@@ -348,6 +381,11 @@ class Goal:
     primary: bool = False
     archived: bool = False
 
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValidationError("name", "must not be empty")
+        check_length("name", self.name, MAX_NAME_CHARS)
+
 
 @dataclass(frozen=True, slots=True)
 class Analysis:
@@ -365,6 +403,7 @@ class Analysis:
     archived: bool = False
 
     def __post_init__(self) -> None:
+        check_length("name", self.name, MAX_NAME_CHARS)
         if self.kind in (AnalysisKind.SINGLE_CHOICE, AnalysisKind.MULTIPLE_CHOICE):
             if len(self.options) < 2:
                 raise ValidationError("options", f"{self.kind} needs at least two options")

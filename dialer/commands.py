@@ -939,6 +939,9 @@ def dnc_add(app: App, phones: tuple[str, ...], region: str, reason: str) -> None
     click.echo(f"{added} added to the do-not-call list")
 
 
+_DNC_SOURCE_CHARS = 200  # the dnc.source column (storage.models.DncEntry)
+
+
 @dnc.command("import")
 @click.argument("path", metavar="FILE", type=click.Path(path_type=Path, dir_okay=False,
                                                          exists=True))
@@ -954,14 +957,18 @@ def dnc_import(app: App, path: Path, region: str, as_json: bool) -> None:
     data = read_limited(path, MAX_IMPORT_BYTES)
     if len(data) > MAX_IMPORT_BYTES:
         raise ImportTooLarge(path.stat().st_size, MAX_IMPORT_BYTES)
-    first = data.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].decode("utf-8", "replace")
-    if not any(ch.isalpha() for ch in first):
-        data = b"phone\n" + data  # a bare list of numbers: give it a header
-    parsed = parse_contacts_csv(data, default_region=region)
+    text = data.removeprefix(b"\xef\xbb\xbf")
+    first = next((line for line in text.decode("utf-8", "replace").splitlines()
+                  if line.strip()), "")
+    # A bare list of numbers gets a header line; error lines then count from the file's
+    # own first line again (1-based, as contacts import reports them).
+    header = 0 if any(ch.isalpha() for ch in first) else 1
+    parsed = parse_contacts_csv(b"phone\n" + text if header else data,
+                                default_region=region)
     with tx(app) as s:
         added = DncRepo(s).add([r.phone for r in parsed.rows], app.who, now(),
-                               source=f"import:{path.name}")
-    out = {"added": added, "errors": [{"line": e.line, "reason": e.reason}
+                               source=f"import:{path.name}"[:_DNC_SOURCE_CHARS])
+    out = {"added": added, "errors": [{"line": e.line - header, "reason": e.reason}
                                       for e in parsed.errors]}
     if as_json:
         emit(out)

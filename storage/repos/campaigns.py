@@ -277,6 +277,7 @@ class NumberRepo:
 
     def add(self, e164: str, who: Who, now: datetime, *, friendly_name: str = "") -> t.PhoneNumber:
         """Register a number (already normalised to E.164)."""
+        t.PhoneNumber(id=0, e164=e164, friendly_name=friendly_name)  # validates
         if self.session.scalar(select(m.PhoneNumber.id).where(m.PhoneNumber.e164 == e164)):
             raise AlreadyExists("number", e164)
         row = m.PhoneNumber(e164=e164, friendly_name=friendly_name,
@@ -402,6 +403,7 @@ class ScheduleRepo:
     def create(self, name: str, timezone: str, definition: dict[str, Any], who: Who,
                now: datetime) -> int:
         """Store a schedule definition (already validated by campaigns.schedule)."""
+        t.check_length("name", name, t.MAX_NAME_CHARS)
         if self.session.scalar(select(m.Schedule.id).where(m.Schedule.name == name)):
             raise AlreadyExists("schedule", name)
         row = m.Schedule(name=name, timezone=timezone, definition=definition, created_at=now)
@@ -433,6 +435,9 @@ class AgentRepo:
 
     def create(self, name: str, who: Who, now: datetime, **fields: str) -> int:
         """Create an agent; fields are the model's text columns."""
+        t.check_length("name", name, t.MAX_NAME_CHARS)
+        t.check_length("voice", fields.get("voice", ""), t.MAX_VOICE_CHARS)
+        t.check_length("model", fields.get("model", ""), t.MAX_MODEL_CHARS)
         if self.session.scalar(select(m.Agent.id).where(m.Agent.name == name)):
             raise AlreadyExists("agent", name)
         row = m.Agent(name=name, created_at=now, **fields)

@@ -42,14 +42,13 @@ class GoalRepo:
     def add(self, campaign_id: int, name: str, who: Who, now: datetime, *,
             description: str = "", primary: bool = False) -> t.Goal:
         """Add a goal; a new primary demotes the old one."""
-        if not name.strip():
-            raise ValueError("goal name must not be empty")
+        name = t.Goal(id=0, name=name.strip()).name  # validates
         if self.session.scalar(select(m.Goal.id).where(m.Goal.campaign_id == campaign_id,
                                                        m.Goal.name == name)):
             raise AlreadyExists("goal", name)
         if primary:
             self._demote_primary(campaign_id)
-        row = m.Goal(campaign_id=campaign_id, name=name.strip(), description=description,
+        row = m.Goal(campaign_id=campaign_id, name=name, description=description,
                      is_primary=primary, archived=False, created_at=now)
         self.session.add(row)
         self.session.flush()
@@ -77,11 +76,14 @@ class GoalRepo:
              primary: bool | None = None) -> t.Goal:
         """Change a goal's name, description or primary flag; audited."""
         row = self.row(campaign_id, key)
+        name = name.strip() if name is not None and name.strip() else None
+        if name is not None:
+            replace(to_goal(row), name=name)  # validates
         if primary:
             self._demote_primary(campaign_id)
         changes: dict[str, Any] = {}
-        if name is not None and name.strip():
-            row.name = changes["name"] = name.strip()
+        if name is not None:
+            row.name = changes["name"] = name
         if description is not None:
             row.description = changes["description"] = description
         if primary is not None:

@@ -153,5 +153,37 @@ def test_bulk_status_change_is_all_or_nothing(run: Run) -> None:
     assert _json(run("campaign", "show", "B", "--json"))["status"] == "paused"  # type: ignore[index]
     run("campaign", "set-status", "B", "A", "cancelled")
     listed = _json(run("campaign", "list", "--json", "--sort", "name"))
-    assert [(c["name"], c["status"]) for c in listed] == [  # type: ignore[union-attr]
-        ("A", "cancelled"), ("B", "cancelled")]
+    assert isinstance(listed, list)
+    assert [(c["name"], c["status"]) for c in listed] == [("A", "cancelled"), ("B", "cancelled")]
+
+
+def test_dnc_import_reports_the_files_own_line_numbers(run: Run, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.txt"  # no header: one number per line, a BOM and a blank line
+    bare.write_bytes(b"\xef\xbb\xbf+12025550101\n\nnot a number\n+12025550102\n")
+    report = _json(run("dnc", "import", str(bare), "--json"))
+    assert isinstance(report, dict) and report["added"] == 2
+    assert [e["line"] for e in report["errors"]] == [3]
+    # With a header (line 1), as contacts import counts; a long file name is no problem.
+    headed = tmp_path / ("h" * 240 + ".csv")
+    headed.write_text("phone,reason\n+12025550103,asked\n12,typo\n", encoding="utf-8")
+    report = _json(run("dnc", "import", str(headed), "--json"))
+    assert isinstance(report, dict) and report["added"] == 1
+    assert [e["line"] for e in report["errors"]] == [3]
+    listed = _json(run("dnc", "list", "--json"))
+    assert isinstance(listed, list) and len(listed) == 3
+    assert listed[0]["source"] == f"import:{headed.name}"[:200]
+
+
+def test_a_contact_name_longer_than_its_column_is_bad_input(run: Run) -> None:
+    run("campaign", "create", "Spring")
+    failed = run("contacts", "add", "Spring", "+12025550101", "--name", "n" * 301, expect=2)
+    assert failed.stderr == "dialer: error: name is 301 characters; the limit is 300\n"
+    assert _json(run("contacts", "list", "Spring", "--json")) == []
+    run("contacts", "add", "Spring", "+12025550101", "--name", "n" * 300)  # at the limit
+    listed = _json(run("contacts", "list", "Spring", "--json"))
+    assert isinstance(listed, list) and listed[0]["name"] == "n" * 300
+    # The other entry points to short columns (storage tests cover each repository).
+    assert "the limit is 64" in run("agents", "create", "Ada", "--voice", "v" * 65,
+                                    expect=2).stderr
+    assert "two-letter" in run("campaign", "create", "Fall", "--region", "USA",
+                               expect=2).stderr

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from campaigns import types as t
@@ -14,6 +15,8 @@ from campaigns.errors import IllegalTransition, ValidationError
 from storage import models as m
 from storage.errors import AlreadyExists, NotFound, StaleClaim
 from storage.repos import (
+    AgentRepo,
+    AnalysisRepo,
     CallEnd,
     CallRepo,
     CallStart,
@@ -25,6 +28,7 @@ from storage.repos import (
     GoalRepo,
     NewContact,
     NumberRepo,
+    ScheduleRepo,
     Who,
 )
 
@@ -230,3 +234,41 @@ def test_dnc(session: Session, now: datetime) -> None:
     assert dnc.add(["+12025550101"], WHO, now) == 0
     assert dnc.blocked("+12025550102")
     assert not dnc.blocked("+12025550103")
+
+
+_TOO_LONG: list[tuple[str, Callable[[Session, datetime, int], object]]] = [
+    ("contact name", lambda s, now, cid: ContactRepo(s).add_many(
+        cid, [NewContact("+12025550101", name="n" * 301)], now)),
+    ("campaign name", lambda s, now, cid: CampaignRepo(s).create("n" * 201, WHO, now)),
+    ("campaign rename", lambda s, now, cid: CampaignRepo(s).update(cid, WHO, now,
+                                                                  name="n" * 201)),
+    ("campaign region", lambda s, now, cid: CampaignRepo(s).create("Fall", WHO, now,
+                                                                  region="USA")),
+    ("number name", lambda s, now, cid: NumberRepo(s).add("+14155550100", WHO, now,
+                                                          friendly_name="n" * 201)),
+    ("agent name", lambda s, now, cid: AgentRepo(s).create("n" * 201, WHO, now)),
+    ("agent voice", lambda s, now, cid: AgentRepo(s).create("Ada", WHO, now, voice="v" * 65)),
+    ("schedule name", lambda s, now, cid: ScheduleRepo(s).create("n" * 201, "UTC", {}, WHO,
+                                                                 now)),
+    ("goal name", lambda s, now, cid: GoalRepo(s).add(cid, "n" * 201, WHO, now)),
+    ("goal rename", lambda s, now, cid: GoalRepo(s).edit(cid, "Book", WHO, now,
+                                                         name="n" * 201)),
+    ("analysis name", lambda s, now, cid: AnalysisRepo(s).add(
+        cid, t.Analysis(0, "n" * 201, "Why?", t.AnalysisKind.OPEN), WHO, now)),
+]
+
+
+@pytest.mark.parametrize("write", [w for _, w in _TOO_LONG], ids=[i for i, _ in _TOO_LONG])
+def test_text_longer_than_its_column_is_refused_before_the_database(
+        session: Session, now: datetime,
+        write: Callable[[Session, datetime, int], object]) -> None:
+    campaign = CampaignRepo(session).create("Spring", WHO, now)
+    GoalRepo(session).add(campaign.id, "Book", WHO, now)
+    session.flush()
+    before = session.scalar(select(func.count()).select_from(m.AuditEntry))
+    with pytest.raises(ValidationError, match=r"characters; the limit is|two-letter"):
+        write(session, now, campaign.id)
+    session.flush()  # nothing half-made waits to be written either
+    assert session.scalar(select(func.count()).select_from(m.AuditEntry)) == before
+    assert [g.name for g in GoalRepo(session).list(campaign.id)] == ["Book"]
+    assert CampaignRepo(session).get(campaign.id).name == "Spring"
