@@ -157,15 +157,15 @@ def test_outcomes_out_of_phase_change_nothing() -> None:
 # --- the overload governor ----------------------------------------------------------------
 
 def test_slow_greetings_cut_concurrency_and_fast_ones_win_it_back_one_at_a_time() -> None:
-    slow = [400] * 17 + [1500] * 3  # p90 is 1,500 ms
+    slow = [1200] * 17 + [1900] * 3  # p90 is 1,900 ms
     step = govern(40, 40, slow)
-    assert step == GovernorStep(28, "greet delay p90 1500 ms: 40 → 28 calls at once")
+    assert step == GovernorStep(28, "greet delay p90 1900 ms: 40 → 28 calls at once")
     assert govern(1, 40, slow) == GovernorStep(1)  # one call always stays
     fast = [300] * 20
     assert govern(28, 40, fast) == GovernorStep(29, "greet delay p90 300 ms: 28 → 29 calls "
                                                     "at once")
     assert govern(40, 40, fast) == GovernorStep(40)  # never above the campaign's cap
-    assert govern(28, 40, [900] * 20) == GovernorStep(28)  # between the marks: hold
+    assert govern(28, 40, [1600] * 20) == GovernorStep(28)  # between the marks: hold
     assert govern(28, 40, [5000] * 19) == GovernorStep(28)  # too few answers to judge
     assert govern(50, 40, []) == GovernorStep(40)  # a lowered cap applies at once
 
