@@ -396,7 +396,7 @@ class CampaignActor:
         their calls and record them); for a graceful stop of the whole dialer."""
         placer = self.loop.placer
         handles = list(placer.handles.values()) if isinstance(placer, RayPlacer) else []
-        return list(ray.get([h.shutdown.remote() for h in handles]))
+        return call_each(handles, "shutdown")
 
     def stop(self, timeout_s: float = 120.0) -> dict[str, Any]:
         """Stop claiming, let calls in flight finish and record them, then stop."""
@@ -444,8 +444,7 @@ class Supervisor:
         collect what is left, then every actor goes."""
         ray.get([h.halt.remote() for h in self.campaigns.values()])
         reports: list[dict[str, Any]] = [
-            r for rs in ray.get([h.hang_up.remote() for h in self.campaigns.values()])
-            for r in rs]
+            r for rs in call_each(list(self.campaigns.values()), "hang_up") for r in rs]
         numbers: list[Any] = []
         with self.sessions() as s:
             names = [f"number:{n.e164}" for n in NumberRepo(s).list()]
@@ -454,14 +453,36 @@ class Supervisor:
                 numbers.append(ray.get_actor(name, namespace=NAMESPACE))
             except ValueError:
                 continue  # never placed a call: no actor
-        reports += ray.get([h.shutdown.remote() for h in numbers])
-        ray.get([h.stop.remote() for h in self.campaigns.values()])
+        reports += call_each(numbers, "shutdown")
+        call_each(list(self.campaigns.values()), "stop")
         for handle in [*self.campaigns.values(), *numbers]:
             ray.kill(handle, no_restart=True)
         with contextlib.suppress(ValueError):  # the in-cluster store, when there is one
             ray.kill(ray.get_actor("store", namespace=NAMESPACE), no_restart=True)
         self.campaigns.clear()
         return {"unfinished_calls": sum(int(r["unfinished_calls"]) for r in reports)}
+
+
+def call_each(handles: list[Any], method: str, *, attempts: int = 60) -> list[Any]:
+    """Call ``method`` on every actor at once and gather the answers. An actor that is
+    restarting (SIGKILLed a moment ago) is asked again once a second until it is back;
+    one that is gone for good is left out (logged): a stop must not fail on either."""
+    pending = {i: getattr(h, method).remote() for i, h in enumerate(handles)}
+    results: dict[int, Any] = {}
+    for _ in range(attempts):
+        for i, ref in list(pending.items()):
+            try:
+                results[i] = ray.get(ref, timeout=180)
+            except ray.exceptions.ActorUnavailableError:
+                pending[i] = getattr(handles[i], method).remote()
+                continue
+            except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as exc:
+                log.warning("%s on an actor failed: %s", method, type(exc).__name__)
+            del pending[i]
+        if not pending:
+            break
+        time.sleep(1.0)
+    return [results[i] for i in sorted(results)]
 
 
 def start_supervisor(config: RuntimeConfig) -> Any:

@@ -270,11 +270,15 @@ def _frame_layout_ok() -> bool:
 
 
 _FRAME_AUDIO: Final = int(pj.PJMEDIA_FRAME_TYPE_AUDIO)
-_DIRECTOR_GRACE_S: Final = 5.0
-"""How long a disconnected Python media port is kept before it may be freed. pjmedia
-removes a port from the bridge on a later tick of its clock thread; on a starved machine
-(load average 30) that tick came more than 0.5 s late and a tap freed after 0.5 s was
-called (SIGSEGV in a number actor). Five seconds of a few idle ports cost nothing."""
+_DIRECTOR_GRACE_S: Final = 2.0
+"""How long a released tap or source rests before another call may take it, so the
+bridge has dropped the old call's connections (it does so on a later clock tick).
+
+Python media ports are never freed while the engine runs: they are pooled. Freeing one
+runs pjsua2's destructor, which only queues the port's removal from the bridge and then
+frees the port, so the clock thread could still call into it (SIGSEGV in number actors
+under load, whatever the wait before freeing: a TypeError on the director, then a crash
+in the garbage collector). A pool holds at most as many as calls were ever up at once."""
 _TAP_FRAMES: Final = 3
 """20 ms frames the bridge hands the tap at once (60 ms): Python is entered about 17
 times a second instead of 50 (about 20 µs each, most of a tap's cost); AMD and the agent
@@ -292,15 +296,21 @@ class _Tap(pj.AudioMediaPort):  # type: ignore[misc]
     and calls ``onFrameReceived`` once for all of them.
     """
 
-    def __init__(self, sink: queue.SimpleQueue[bytes | None]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._put = sink.put
+        self._put: Callable[[bytes | None], None] | None = None
+
+    def bind(self, sink: queue.SimpleQueue[bytes | None] | None) -> None:
+        """Hand frames to ``sink`` from now on (None: drop them, the tap is idle)."""
+        self._put = None if sink is None else sink.put
 
     def onFrameReceived(self, frame: Any) -> None:
         # Runs on pjmedia's clock thread: copy, split and enqueue, nothing else.
         try:
-            data = _read_frame(frame)
             put = self._put
+            if put is None:
+                return
+            data = _read_frame(frame)
             for i in range(0, len(data) - FRAME_BYTES + 1, FRAME_BYTES):
                 put(data[i:i + FRAME_BYTES])
         except BaseException:  # an exception escaping a director aborts the process
@@ -310,17 +320,21 @@ class _Tap(pj.AudioMediaPort):  # type: ignore[misc]
 class _Source(pj.AudioMediaPort):  # type: ignore[misc]
     """A conference-bridge source that sends frames taken from a queue."""
 
-    def __init__(self, frames: queue.SimpleQueue[bytes]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._get = frames.get_nowait
-        self._empty = frames.empty
+        self._frames: queue.SimpleQueue[bytes] | None = None
+
+    def bind(self, frames: queue.SimpleQueue[bytes] | None) -> None:
+        """Send frames from ``frames`` from now on (None: silence, the source is idle)."""
+        self._frames = frames
 
     def onFrameRequested(self, frame: Any) -> None:
         # pjmedia's clock thread, every 20 ms: one dequeue and one copy (a few µs).
         try:
-            if self._empty():
+            frames = self._frames
+            if frames is None or frames.empty():
                 return  # the bridge sends silence for an empty frame
-            data = self._get()
+            data = frames.get_nowait()
             frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
             _write_frame(frame, data)
             frame.size = len(data)
@@ -328,6 +342,19 @@ class _Source(pj.AudioMediaPort):  # type: ignore[misc]
             return
         except BaseException:  # an exception escaping a director aborts the process
             log.exception("audio source failed")
+
+
+_Idle = TypeVar("_Idle", _Tap, _Source)
+
+
+def _take_idle(pool: list[tuple[float, _Idle]]) -> _Idle | None:
+    """The first pooled port whose rest is over (None: make a new one)."""
+    now = time.monotonic()
+    for i, (ready, port) in enumerate(pool):
+        if ready <= now:
+            del pool[i]
+            return port
+    return None
 
 
 class _Call(pj.Call):  # type: ignore[misc]
@@ -429,9 +456,12 @@ class SipEngine:
         self._local_account: _Account | None = None
         self._transports: dict[Transport, int] = {}
         self._graveyard: list[Any] = []
-        self._morgue: list[tuple[float, list[Any]]] = []
+        self._idle_taps: list[tuple[float, _Tap]] = []
+        self._idle_sources: list[tuple[float, _Source]] = []
+        """Released tap/source ports (see ``_DIRECTOR_GRACE_S``) and when each may go to
+        the next call."""
+        self._port_ids = itertools.count(1)
         self._peak_live = 0
-        """Disconnected tap/source ports, freed once the media clock cannot reach them."""
         self._bucket = TokenBucket(self.config.setups_per_s)
         self._stop = threading.Event()
         self._ready: Future[None] = Future()
@@ -587,8 +617,6 @@ class SipEngine:
                 idle = self._waker is not None and not self._waiting
                 self._ep.libHandleEvents(_IDLE_POLL_MS if idle else _POLL_MS)
                 self._graveyard.clear()
-                if self._morgue and self._morgue[0][0] <= now:
-                    self._morgue = [(t, objs) for t, objs in self._morgue if t > now]
                 if now >= next_tick:
                     self._check_timers(time.monotonic())
                     next_tick = now + _TICK_S
@@ -888,8 +916,8 @@ class SipEngine:
             return
         frames = state.handle.frames
         if frames is not None and state.tap is None:
-            tap = _Tap(frames)
-            tap.createPort(f"tap{state.handle.id}", _pcm_format(_TAP_FRAMES))
+            tap: _Tap = _take_idle(self._idle_taps) or self._new_port(_Tap(), "tap", _TAP_FRAMES)
+            tap.bind(frames)
             state.tap = tap
         if state.tap is not None:
             aud.startTransmit(state.tap)
@@ -910,12 +938,17 @@ class SipEngine:
         if state.source_queue is None:
             return
         if state.source is None:
-            source = _Source(state.source_queue)
-            source.createPort(f"src{state.handle.id}", _pcm_format())
+            source: _Source = (_take_idle(self._idle_sources)
+                               or self._new_port(_Source(), "src", 1))
+            source.bind(state.source_queue)
             state.source = source
         state.source.startTransmit(aud)
         if state.recorder is not None:
             state.source.startTransmit(state.recorder)
+
+    def _new_port(self, port: _Idle, kind: str, frames: int) -> _Idle:
+        port.createPort(f"{kind}{next(self._port_ids)}", _pcm_format(frames))
+        return port
 
     def _stream(self, call_id: int, frames: queue.SimpleQueue[bytes]) -> None:
         state = self._find(call_id)
@@ -949,18 +982,21 @@ class SipEngine:
     def _drop_media(self, state: _CallState) -> None:
         # Players and recorders are C++ only: destroyed after this poll returns, not
         # inside pjsua2's callback. Our tap and source are Python directors that the
-        # conference bridge calls from its clock thread: deleting one while a call into
-        # it is under way frees it mid-callback (SIGSEGV, seen under load). So they are
-        # disconnected first (the call's own port went with the call) and kept alive
-        # for a while, long after the bridge's last tick could still reach them.
+        # conference bridge calls from its clock thread: never freed while the engine
+        # runs (see _DIRECTOR_GRACE_S), they are unbound, disconnected (the call's own
+        # port went with the call) and pooled for a later call.
         self._graveyard.extend(state.players)
         state.players.clear()
         if state.source is not None and state.recorder is not None:
             with contextlib.suppress(pj.Error):
                 state.source.stopTransmit(state.recorder)
-        directors = [obj for obj in (state.tap, state.source) if obj is not None]
-        if directors:
-            self._morgue.append((time.monotonic() + _DIRECTOR_GRACE_S, directors))
+        ready = time.monotonic() + _DIRECTOR_GRACE_S
+        if state.tap is not None:
+            state.tap.bind(None)
+            self._idle_taps.append((ready, state.tap))
+        if state.source is not None:
+            state.source.bind(None)
+            self._idle_sources.append((ready, state.source))
         if state.recorder is not None:
             self._graveyard.append(state.recorder)
         state.tap = None
@@ -1124,13 +1160,14 @@ class SipEngine:
                 state.call = None
             self._states.clear()
             self._graveyard.clear()
-            if self._morgue:  # let the media clock pass the disconnected ports by
-                # Shorter than in a running engine: the ports were just dropped, and
-                # a stop should not wait; the endpoint is destroyed after this anyway.
+            if self._idle_taps or self._idle_sources:
+                # Let the media clock pass the unbound ports by before they are freed;
+                # the endpoint is destroyed right after this.
                 until = time.monotonic() + 1.0
                 while time.monotonic() < until:
                     ep.libHandleEvents(20)
-                self._morgue.clear()
+                self._idle_taps.clear()
+                self._idle_sources.clear()
             accounts = list(self._accounts.values())
             if self._local_account is not None:
                 accounts.append(self._local_account)

@@ -4,6 +4,8 @@ nothing and dials nobody twice."""
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -251,3 +253,24 @@ def test_shutdown_hangs_up_calls_in_flight_and_records_them(
     assert (call.answer_status, call.sip_status) == ("no_answer", 487)
     assert _wait(lambda: len(sim_trunk.truth_lines()) == 1, 10)
     assert sim_trunk.truth_lines()[0]["sip_status"] == 487
+
+
+class _Pid:
+    def pid(self) -> int:
+        return os.getpid()
+
+
+def test_a_stop_asks_an_actor_that_is_restarting_again_until_it_answers(
+        ray_session: Any) -> None:
+    from actors.runtime import call_each
+
+    ray = ray_session
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack tests/
+    actors = [ray.remote(_Pid).options(max_restarts=-1, max_task_retries=0,
+                                       num_cpus=0).remote() for _ in range(2)]
+    first, other = ray.get([a.pid.remote() for a in actors])
+    os.kill(first, signal.SIGKILL)  # as `dialer demo --chaos` does, right before a stop
+    again, same = call_each(actors, "pid")
+    assert again != first and same == other  # the killed one answered from its new life
+    ray.kill(actors[1], no_restart=True)
+    assert call_each(actors, "pid", attempts=5) == [again]  # a dead one is left out
