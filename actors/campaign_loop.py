@@ -192,6 +192,9 @@ class CampaignLoop:
         """Calls at once the overload governor allows (None: the campaign's cap)."""
         self._governed_since: datetime | None = None
         self._last_abandon_check: datetime | None = None
+        self._abandon_since: datetime | None = None
+        """Live answers before this (a resume after a pause) are not judged again."""
+        self._was_paused = False
         self.on_event = on_event
         self.pacing = PacingState()
         self.rotation = RotationState()
@@ -221,8 +224,13 @@ class CampaignLoop:
         # number actors) count against the concurrency cap until they are recorded.
         self.pacing = replace(self.pacing, in_flight=max(len(self.in_flight), dialing))
         if campaign.status is not t.CampaignStatus.ACTIVE:
+            self._was_paused = campaign.status is t.CampaignStatus.PAUSED
             report.next_tick_at = now + timedelta(seconds=1)
             return report
+        if self._was_paused:
+            # Resumed: whoever resumed it has seen the rate that paused it. Judge the
+            # answers from now on, or it pauses again at once on the same calls.
+            self._was_paused, self._abandon_since = False, now
         opens = _opens_at(campaign, schedule, now)
         if opens is not None:
             # Before the start date or outside business hours: claim nothing until then.
@@ -442,9 +450,11 @@ class CampaignLoop:
         if last is not None and now - last < ABANDON_CHECK_EVERY:
             return
         self._last_abandon_check = now
+        since = now - timedelta(hours=self.abandon.window_hours)
+        if self._abandon_since is not None:
+            since = max(since, self._abandon_since)
         with self.sessions() as s:
-            live, abandoned = CallRepo(s).abandon_counts(
-                self.campaign_id, now - timedelta(hours=self.abandon.window_hours))
+            live, abandoned = CallRepo(s).abandon_counts(self.campaign_id, since)
         verdict = check_abandon(live, abandoned, self.abandon)
         if not verdict.trip:
             return

@@ -31,7 +31,7 @@ import statistics
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +41,12 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
+from campaigns import types as t
 from campaigns.compliance import check_dial
 from dialer.demo import DEMO_DB, FaultContext, run_demo
 from storage import models as m
 from storage.db import make_engine, session_factory
+from storage.repos import CampaignRepo, Who
 from tests.services import PrivatePostgres, PrivateRedis
 
 
@@ -120,16 +122,29 @@ def pacing_and_cap(url: str) -> dict[str, Any]:
         if prev is not None:
             gaps.append((call.started_at - prev).total_seconds())
         last[call.from_number] = call.started_at
-    edges = sorted([(c.started_at, 1) for c in calls]
-                   + [(c.ended_at, -1) for c in calls if c.ended_at], key=lambda e: (e[0], e[1]))
+    edges = sorted([(c.started_at, 1, c) for c in calls]
+                   + [(c.ended_at, -1, c) for c in calls if c.ended_at],
+                   key=lambda e: (e[0], e[1]))
     live = peak = 0
-    for _, step in edges:
+    at_peak: list[str] = []
+    up: set[Any] = set()
+    for when, step, call in edges:
         live += step
-        peak = max(peak, live)
+        if step > 0:
+            up.add(call)
+        else:
+            up.discard(call)
+        if live > peak:
+            peak = live
+            at_peak = [f"{c.id} {c.started_at:%H:%M:%S.%f}-{c.ended_at:%H:%M:%S.%f} "
+                       f"{c.answer_status} {c.sip_reason or ''}"[:120]
+                       for c in sorted(up, key=lambda c: c.started_at) if c.ended_at]
+            at_peak.insert(0, f"peak at {when:%H:%M:%S.%f}")
     return {"min_gap_same_number_s": round(min(gaps), 2) if gaps else None,
             "call_interval_s": campaign.call_interval_s,
             "peak_calls_in_flight": peak,
-            "max_concurrent_calls": campaign.max_concurrent_calls}
+            "max_concurrent_calls": campaign.max_concurrent_calls,
+            **({"calls_at_peak": at_peak} if peak > campaign.max_concurrent_calls else {})}
 
 
 def alerts(url: str) -> list[str]:
@@ -173,8 +188,30 @@ def fault_drill(pg: PrivatePostgres, redis: PrivateRedis) -> Any:
         (0.66, "every trunk answering 503 for 60 s", lambda c: trunks_down(c, 60.0, 503)),
     ]
 
+    def resume_if_paused(ctx: FaultContext, did: list[str]) -> None:
+        """An operator resumes a campaign the dialer paused (e.g. the abandon limit: the
+        drill's trunk restarts starve these 2 cores and greetings run late)."""
+        sessions = session_factory(make_engine(pg.url))
+        try:
+            with sessions.begin() as s:
+                campaigns = CampaignRepo(s)
+                if campaigns.get(ctx.campaign_id).status is not t.CampaignStatus.PAUSED:
+                    return
+                campaigns.set_status(ctx.campaign_id, t.CampaignStatus.ACTIVE,
+                                     Who("drill-operator", "cli"), datetime.now(UTC))
+        except Exception:  # the database is down (a fault of its own): next time
+            return
+        line = f"operator resumed the auto-paused campaign at {ctx.done():.0%} done"
+        print(f"fault: {line}", file=sys.stderr, flush=True)
+        did.append(line)
+
+    def watch(ctx: FaultContext, did: list[str]) -> None:
+        while not ctx.stop.wait(15.0):
+            resume_if_paused(ctx, did)
+
     def run(ctx: FaultContext) -> list[str]:
         did: list[str] = []
+        threading.Thread(target=watch, args=(ctx, did), daemon=True).start()
         for share, name, act in steps:
             while ctx.done() < share:
                 if ctx.stop.wait(1.0):

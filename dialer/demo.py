@@ -405,8 +405,9 @@ def _dial(ray: Any, sessions: sessionmaker[Session], campaign_id: int, url: str,
                     # No live bar on a pipe or CI log: a plain line every 10 s instead.
                     err.print(f"{snap.done}/{n_contacts} contacts done · {snap.line}{kills}")
                     next_line = wall.monotonic() + 10.0
-                if snap.status is not t.CampaignStatus.ACTIVE:
-                    break
+                if snap.status is not t.CampaignStatus.ACTIVE and not (
+                        faults is not None and snap.status is t.CampaignStatus.PAUSED):
+                    break  # a fault drill resumes an auto-paused campaign, as a person would
                 if snap.done != last_done or snap.in_flight:
                     last_change, last_done = wall.monotonic(), snap.done
                 elif wall.monotonic() - last_change > STALL_S:

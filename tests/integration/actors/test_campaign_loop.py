@@ -313,6 +313,18 @@ def test_too_many_abandoned_live_answers_pause_the_campaign_and_alert(
     [alert] = [a for a in alerts.poll() if a.kind is AlertKind.AUTO_PAUSE]
     assert alert.reason == (f"abandon rate {abandoned / live:.1%} ({abandoned} of {live} "
                             "live answers in 24 h) is above 3%")
+    with sessions.begin() as s:  # an operator resumes it; greetings are quick again
+        CampaignRepo(s).set_status(cid, t.CampaignStatus.ACTIVE, WHO, now)
+    for _ in range(60):
+        loop.tick(now)
+        for _, future in placer.calls:
+            if not future.done():
+                future.set_result(CallResult(
+                    answer_status=t.AnswerStatus.HUMAN, ended_at=now, sip_status=200,
+                    talk_ms=20_000, conversation=True, greet_delay_ms=400))
+        now += timedelta(seconds=11)
+    with sessions() as s:  # the 24 h rate is still over 3 %: only new answers count now
+        assert CampaignRepo(s).get(cid).status is t.CampaignStatus.COMPLETED
 
 
 def test_the_call_interval_spaces_each_number_so_more_numbers_dial_more(
