@@ -193,8 +193,10 @@ class CampaignLoop:
         self._governed_since: datetime | None = None
         self._last_abandon_check: datetime | None = None
         self._abandon_since: datetime | None = None
-        """Live answers before this (a resume after a pause) are not judged again."""
+        """Live answers before this (the campaign last became active) are not judged
+        again: whoever resumed a paused campaign has seen the rate that paused it."""
         self._was_paused = False
+        self._started = False
         self.on_event = on_event
         self.pacing = PacingState()
         self.rotation = RotationState()
@@ -206,6 +208,8 @@ class CampaignLoop:
     def tick(self, now: datetime) -> TickReport:
         """Record finished calls and start the calls pacing allows at ``now``."""
         report = TickReport()
+        if not self._started:
+            self._start()
         report.finished = self.collect(now)
         if report.finished:
             self._check_health(now)
@@ -228,9 +232,10 @@ class CampaignLoop:
             report.next_tick_at = now + timedelta(seconds=1)
             return report
         if self._was_paused:
-            # Resumed: whoever resumed it has seen the rate that paused it. Judge the
-            # answers from now on, or it pauses again at once on the same calls.
+            # Resumed (the actor lived on): judge the answers and outcomes from now on,
+            # or it pauses again at once on the very calls that paused it.
             self._was_paused, self._abandon_since = False, now
+            self.breaker_state = BreakerState(since=now)
         opens = _opens_at(campaign, schedule, now)
         if opens is not None:
             # Before the start date or outside business hours: claim nothing until then.
@@ -402,6 +407,16 @@ class CampaignLoop:
             self._probe_call = None
             self._breaker_step(breaker_probe_ended(self.breaker_state, result.answer_status,
                                                    result.ended_at, self.breaker))
+
+    def _start(self) -> None:
+        """A new loop (a new or restarted actor, or one started on a resume): judge the
+        abandon rate and the breaker on what happened since the campaign last became
+        active, from the audit log."""
+        with self.sessions() as s:
+            since = AuditRepo(s).last_status_change("campaign", self.campaign_id, "active")
+        self._abandon_since = since
+        self.breaker_state = BreakerState(since=since)
+        self._started = True
 
     # --- the circuit breaker ---------------------------------------------------------
 

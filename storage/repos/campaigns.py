@@ -46,6 +46,19 @@ class AuditRepo:
         return list(self.session.scalars(select(m.AuditEntry).where(m.AuditEntry.id > after_id)
                                          .order_by(m.AuditEntry.id).limit(limit)))
 
+    def last_status_change(self, entity: str, entity_id: object, to: str) -> datetime | None:
+        """When ``entity`` ``entity_id`` last had its status set to ``to`` (None: never,
+        as far as its last 100 status changes go)."""
+        rows = self.session.scalars(
+            select(m.AuditEntry).where(m.AuditEntry.action == f"{entity}.status",
+                                       m.AuditEntry.entity == entity,
+                                       m.AuditEntry.entity_id == str(entity_id))
+            .order_by(m.AuditEntry.id.desc()).limit(100))
+        for row in rows:
+            if (row.details or {}).get("to") == to:
+                return row.at
+        return None
+
     def recent(self, limit: int = 50, entity: str | None = None) -> list[m.AuditEntry]:
         """The newest entries first."""
         query = select(m.AuditEntry).order_by(m.AuditEntry.id.desc()).limit(limit)

@@ -283,8 +283,9 @@ def test_the_circuit_breaker_holds_a_failing_trunk_and_resumes_by_itself(
         "breaker_opened", "breaker_closed", "campaign_completed"]
 
 
+@pytest.mark.parametrize("new_actor", [False, True], ids=["same-loop", "new-loop"])
 def test_too_many_abandoned_live_answers_pause_the_campaign_and_alert(
-        sessions: Sessions) -> None:
+        sessions: Sessions, new_actor: bool) -> None:
     from chatops.alerts import AlertKind, AuditAlertSource
 
     phones = [f"+1202555{400 + i:04d}" for i in range(40)]
@@ -315,6 +316,10 @@ def test_too_many_abandoned_live_answers_pause_the_campaign_and_alert(
                             "live answers in 24 h) is above 3%")
     with sessions.begin() as s:  # an operator resumes it; greetings are quick again
         CampaignRepo(s).set_status(cid, t.CampaignStatus.ACTIVE, WHO, now)
+    if new_actor:  # the supervisor stops a paused campaign's actor, starts one on resume
+        loop = CampaignLoop(cid, sessions=sessions, store=MemoryStore(), placer=placer,
+                            owner="loop-2", trunk_cps=1000.0,
+                            abandon=AbandonSettings(limit=0.03, min_live=10))
     for _ in range(60):
         loop.tick(now)
         for _, future in placer.calls:
