@@ -39,7 +39,6 @@ pytestmark = pytest.mark.timeout(300)
 
 CONTACTS = 40
 NUMBERS = 20  # 5 s apart each: about 4 calls a second
-SHIFT = timedelta(0)
 
 
 def _shifted_now() -> Callable[[], datetime]:
