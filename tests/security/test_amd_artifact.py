@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from amd_model.model import ARTIFACT_DIR, DEFAULT_ARTIFACT, FORMAT, load_model
+from tests.security._parse import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME_PACKAGES = ("campaigns", "storage", "sip", "amd_model", "agent", "actors", "chatops",
@@ -61,7 +62,7 @@ def test_the_loader_refuses_a_pickle_in_place_of_the_artifact(tmp_path: Path) ->
 
 
 def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    tree = parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.security._parse import parse
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("campaigns", "storage", "sip", "amd_model", "agent", "actors", "chatops",
             "dialer")
@@ -178,7 +180,7 @@ class _Scanner(ast.NodeVisitor):
 def scan(source: str, path: str = "<memory>") -> list[Finding]:
     """The dynamic SQL calls in one module's source."""
     scanner = _Scanner(path, source)
-    scanner.visit(ast.parse(source, filename=path))
+    scanner.visit(parse(source, filename=path))
     return scanner.findings
 
 
