@@ -14,15 +14,21 @@ and ``MemoryAlertSource`` serves tests and in-process producers. Both satisfy
 * ``trunk.recovered`` (entity ``campaign``) → the circuit breaker closed, dialling resumed;
 * ``dialer.degraded`` / ``dialer.recovered`` (entity ``campaign``) → the campaign could not
   dial because the database or the coordination store was unreachable / it dials again.
+
+A database outage cannot be written to the audit log while it lasts, so ``AlertPoster``
+raises that one itself: when its source has failed for ``announce_after_s`` it posts
+``database_down`` at once, and ``database_back`` when the source answers again (then the
+alerts written meanwhile follow, ``dialer.recovered`` among them).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -43,6 +49,8 @@ class AlertKind(StrEnum):
     TRUNK_RECOVERED = "trunk_recovered"
     DIALER_DEGRADED = "dialer_degraded"
     DIALER_RECOVERED = "dialer_recovered"
+    DATABASE_DOWN = "database_down"
+    DATABASE_BACK = "database_back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,26 +165,47 @@ def _number(s: Any, number_id: str) -> str:
 
 
 class AlertPoster:
-    """Polls a source and posts each alert to the alerts channel."""
+    """Polls a source and posts each alert to the alerts channel.
+
+    A source that keeps failing (the database behind the audit log is down) is an alert
+    of its own: after ``announce_after_s`` of failed polls ``database_down`` is posted,
+    and ``database_back`` once a poll succeeds again. ``monotonic`` and ``clock`` are
+    injectable for tests.
+    """
 
     def __init__(self, source: AlertSource, post: Callable[[AlertEvent], None],
-                 interval_s: float = 5.0) -> None:
+                 interval_s: float = 5.0, announce_after_s: float = 15.0,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.source = source
         self.post = post
         self.interval_s = interval_s
+        self.announce_after_s = announce_after_s
+        self.monotonic = monotonic
+        self.clock = clock
+        self.failing_since: float | None = None
+        self.announced = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
-        """Post what the source has now; returns how many alerts were posted."""
-        posted = 0
-        for event in self.source.poll():
-            try:
-                self.post(event)
-                posted += 1
-            except Exception:  # one failed post must not stop the alerts that follow
-                log.exception("could not post an alert", extra={"alert": event.kind.value})
-        return posted
+        """Post what the source has now; returns how many alerts were posted.
+
+        Raises what the source raises (``tick`` is the loop's forgiving version)."""
+        return sum(self._post(event) for event in self.source.poll())
+
+    def tick(self) -> int:
+        """One poll of the loop: like ``run_once``, but a failing source is logged and,
+        once it has failed for ``announce_after_s``, announced; when it answers again,
+        that is said before the alerts it held."""
+        try:
+            events = self.source.poll()
+        except Exception as exc:
+            self._source_failed(exc)
+            return 0
+        if self.failing_since is not None:
+            self._source_back()
+        return sum(self._post(event) for event in events)
 
     def start(self) -> None:
         """Poll on a daemon thread until ``stop``."""
@@ -191,7 +220,34 @@ class AlertPoster:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-            except Exception:  # a lost database must not kill the poller
-                log.exception("alert source failed")
+            self.tick()
+
+    def _post(self, event: AlertEvent) -> bool:
+        try:
+            self.post(event)
+        except Exception:  # one failed post must not stop the alerts that follow
+            log.exception("could not post an alert", extra={"alert": event.kind.value})
+            return False
+        return True
+
+    def _held_s(self) -> float:
+        return self.monotonic() - (self.failing_since or self.monotonic())
+
+    def _source_failed(self, exc: Exception) -> None:
+        if self.failing_since is None:
+            self.failing_since = self.monotonic()
+            log.warning("alert source failed: %s", type(exc).__name__)
+        if self.announced or self._held_s() < self.announce_after_s:
+            return
+        self.announced = self._post(AlertEvent(
+            AlertKind.DATABASE_DOWN, self.clock(),
+            reason=(f"unreachable for {self._held_s():.0f} s ({type(exc).__name__}); "
+                    "campaigns cannot dial and alerts wait until it is back")))
+
+    def _source_back(self) -> None:
+        if self.announced and not self._post(AlertEvent(
+                AlertKind.DATABASE_BACK, self.clock(),
+                reason=f"reachable again after {self._held_s():.0f} s")):
+            return  # tell it on the next good poll
+        log.warning("alert source back after %.0f s", self._held_s())
+        self.failing_since, self.announced = None, False

@@ -115,6 +115,8 @@ ALERT_TRUNK_FAILING: Final = ":rotating_light: Trunk failing{campaign_part}: {re
 ALERT_TRUNK_RECOVERED: Final = ":white_check_mark: Trunk back{campaign_part}: {reason}"
 ALERT_DIALER_DEGRADED: Final = ":warning: Dialling held{campaign_part}: {reason}"
 ALERT_DIALER_RECOVERED: Final = ":white_check_mark: Dialling resumed{campaign_part}: {reason}"
+ALERT_DATABASE_DOWN: Final = ":rotating_light: The dialer's database is down: {reason}"
+ALERT_DATABASE_BACK: Final = ":white_check_mark: The dialer's database is back: {reason}"
 ALERT_AUTO_PAUSE: Final = (":double_vertical_bar: Campaign"
                            " *{campaign}* was paused automatically: {reason}")
 ALERT_IN_CAMPAIGN: Final = " for *{campaign}*"

@@ -359,6 +359,10 @@ def alert_message(event: AlertEvent) -> Message:
         text = s.ALERT_NUMBER_EXCLUDED.format(number=esc(event.number or "?"), reason=reason)
     elif event.kind is AlertKind.CAMPAIGN_COMPLETED:
         text = s.ALERT_CAMPAIGN_COMPLETED.format(campaign=campaign)
+    elif event.kind is AlertKind.DATABASE_DOWN:
+        text = s.ALERT_DATABASE_DOWN.format(reason=reason)
+    elif event.kind is AlertKind.DATABASE_BACK:
+        text = s.ALERT_DATABASE_BACK.format(reason=reason)
     elif event.kind in _ABOUT_A_CAMPAIGN:
         part = s.ALERT_IN_CAMPAIGN.format(campaign=campaign) if event.campaign else ""
         text = _ABOUT_A_CAMPAIGN[event.kind].format(campaign_part=part, reason=reason)

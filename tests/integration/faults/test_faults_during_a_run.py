@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from actors.campaign_loop import CallResult, CampaignLoop, DialRequest, LoopDriver, record_call
 from campaigns import types as t
 from campaigns.health import BreakerSettings
-from chatops.alerts import AlertEvent, AlertKind, AuditAlertSource
+from chatops.alerts import AlertEvent, AlertKind, AlertPoster, AuditAlertSource
 from dialer.demo_support import WHO, add_numbers_and_contacts, campaign_figures, demo_numbers
 from storage import models as m
 from storage.coordination import CoordinationStore, MemoryStore, RedisStore
@@ -203,11 +203,21 @@ def redis_server() -> Iterator[PrivateRedis]:
 
 def test_a_postgresql_restart_mid_run_loses_nothing_and_is_reported(
         postgres: PrivatePostgres, pg_sessions: Sessions) -> None:
+    slack: list[AlertEvent] = []  # what the Slack service's alert poster posted, live
+    poster = AlertPoster(AuditAlertSource(pg_sessions), slack.append, interval_s=0.5,
+                         announce_after_s=2.0)
     with Run(pg_sessions, MemoryStore()) as run:
         run.wait_done(5)
+        poster.start()
         postgres.restart(down_s=6.0)  # every connection dropped; 6 s without a database
         run.wait_completed()
         run.check_nothing_lost()
+        time.sleep(1.5)  # the poster's next round
+    poster.stop()
+    live = _kinds(slack)
+    assert live[:2] == [AlertKind.DATABASE_DOWN, AlertKind.DATABASE_BACK], live
+    assert slack[0].reason.endswith("campaigns cannot dial and alerts wait until it is back")
+    assert AlertKind.DIALER_RECOVERED in live[2:], live  # the audit's own word follows
     alerts = run.alerts.poll()
     recovered = [a for a in alerts if a.kind is AlertKind.DIALER_RECOVERED]
     assert len(recovered) == 1, _kinds(alerts)
