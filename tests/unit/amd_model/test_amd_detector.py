@@ -64,6 +64,30 @@ def test_short_hello_then_waiting_is_human_and_quick() -> None:
     assert [e.kind for e in events] == ["verdict"]
 
 
+def test_a_hello_is_called_human_in_time_for_the_agent_to_greet_within_2_s() -> None:
+    """The simulated trunk's "hello" (0.81 s) after 0.3 s: the agent needs about 0.3 s
+    after the verdict, and the abandon rule allows 2 s after the callee's greeting."""
+    from pathlib import Path
+
+    from amd_model.audio import read_wav
+
+    hello = read_wav(Path(__file__).parents[3] / "sip" / "audio" / "hello.wav")
+    lead = np.zeros(2400, dtype=np.int16)
+    _, events = _run(np.concatenate([lead, hello, np.zeros(40_000, dtype=np.int16)]))
+    (verdict,) = _verdicts(events)
+    assert verdict.label == "human"
+    hello_end_ms = (len(lead) + len(hello)) // 8
+    assert verdict.decision_ms is not None and verdict.decision_ms - hello_end_ms <= 800
+
+
+def test_the_shipped_human_wait_fits_the_abandon_budget() -> None:
+    from amd_model.model import load_model
+    from amd_model.training.train import HUMAN_SILENCE_MAX_MS
+
+    shipped = load_model().default_config().human_min_silence_ms
+    assert shipped <= HUMAN_SILENCE_MAX_MS <= 800
+
+
 def test_long_greeting_is_machine_then_the_beep_offset_is_reported() -> None:
     det, events = _run(synth.machine_greeting(beep_at_s=6.23))
     assert [e.kind for e in events] == ["verdict", "beep"]
