@@ -8,7 +8,9 @@ the scripted agent, voicemail drops), with the machine watched while it runs:
 Prints calls per minute, CPU (all processes, in cores), memory (sum of RSS), the delay
 from a retry falling due to its INVITE (p50/p99), and the exactness checks computed from
 the database: double dials, lost outcomes, calls per number against the daily cap,
-calls outside the callee's 08:00-21:00 window. ``--chaos`` adds actor kills.
+calls outside the callee's 08:00-21:00 window, and how long live answers waited for the
+agent's first words (greet delay p50/p90/p99; the abandon rule allows 2 s). ``--chaos``
+adds actor kills.
 
 ``--faults`` runs the fault drill on private PostgreSQL and Redis servers (started and
 stopped by this script, ``tests/services.py``), at set shares of the contacts done:
@@ -147,6 +149,19 @@ def pacing_and_cap(url: str) -> dict[str, Any]:
             **({"calls_at_peak": at_peak} if peak > campaign.max_concurrent_calls else {})}
 
 
+def greetings(url: str) -> dict[str, Any]:
+    """How long live answers waited for the agent's first words (the abandon rule: 2 s)."""
+    sessions = session_factory(make_engine(url))
+    with sessions() as s:
+        rows = s.execute(select(m.Call.greet_delay_ms, m.Call.abandoned).where(
+            m.Call.answer_status == t.AnswerStatus.HUMAN.value,
+            m.Call.greet_delay_ms.is_not(None))).all()
+    delays = [float(r[0]) for r in rows]
+    return {"live_answers": len(rows), "abandoned": sum(1 for r in rows if r[1]),
+            "greet_delay_ms": {"p50": _pct(delays, 0.5), "p90": _pct(delays, 0.9),
+                               "p99": _pct(delays, 0.99)}}
+
+
 def alerts(url: str) -> list[str]:
     """Every operator alert the run's audit log raised (what Slack would have posted)."""
     from chatops.alerts import AuditAlertSource
@@ -276,7 +291,7 @@ def _figures(args: argparse.Namespace, summary: dict[str, Any], elapsed: float,
         "by_answer": summary["by_answer"], "amd_accuracy": summary["amd_accuracy"],
         "abandon_rate": summary["abandon_rate"], "chaos_kills": summary["chaos_kills"],
         "by_status": summary["by_status"],
-        **exactness(url), **pacing_and_cap(url),
+        **exactness(url), **pacing_and_cap(url), **greetings(url),
         "alerts": alerts(url),
     }
     return figures
