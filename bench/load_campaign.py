@@ -25,6 +25,7 @@ audit log raised, next to the exactness checks:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -53,26 +54,38 @@ from tests.services import PrivatePostgres, PrivateRedis
 
 
 class Sampler:
-    """CPU (cores busy, whole machine) and memory (RSS of this process tree + Ray)."""
+    """CPU (cores busy, whole machine) and memory of this process tree + Ray: RSS every
+    second (shared pages counted once per process) and PSS every 10 s (shared pages split
+    between the processes that share them: what the dialer really holds)."""
 
-    def __init__(self, every_s: float = 1.0) -> None:
+    def __init__(self, every_s: float = 1.0, pss_every: int = 10) -> None:
         self.every_s = every_s
+        self.pss_every = pss_every
         self.cpu: list[float] = []
         self.rss_mb: list[float] = []
+        self.pss_mb: list[float] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         psutil.cpu_percent(None)
+        tick = 0
         while not self.stop.wait(self.every_s):
             self.cpu.append(psutil.cpu_percent(None) / 100 * psutil.cpu_count())
-            total = 0
+            rss = pss = 0
+            full = tick % self.pss_every == 0
             for proc in psutil.process_iter(["cmdline", "memory_info"]):
                 cmd = " ".join(proc.info.get("cmdline") or [])
                 if "ray" in cmd or "dialer" in cmd or proc.pid == os.getpid():
                     mem = proc.info.get("memory_info")
-                    total += mem.rss if mem else 0
-            self.rss_mb.append(total / 2**20)
+                    rss += mem.rss if mem else 0
+                    if full:
+                        with contextlib.suppress(psutil.Error):  # it ended meanwhile
+                            pss += getattr(proc.memory_full_info(), "pss", 0)
+            self.rss_mb.append(rss / 2**20)
+            if full:
+                self.pss_mb.append(pss / 2**20)
+            tick += 1
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -287,6 +300,7 @@ def _figures(args: argparse.Namespace, summary: dict[str, Any], elapsed: float,
         "cpu_cores_mean": round(statistics.fmean(sampler.cpu), 2) if sampler.cpu else None,
         "cpu_cores_p95": _pct(sampler.cpu, 0.95),
         "rss_mb_peak": round(max(sampler.rss_mb), 0) if sampler.rss_mb else None,
+        "pss_mb_peak": round(max(sampler.pss_mb), 0) if sampler.pss_mb else None,
         "double_dials": summary["double_dials"], "lost_outcomes": summary["lost_outcomes"],
         "by_answer": summary["by_answer"], "amd_accuracy": summary["amd_accuracy"],
         "abandon_rate": summary["abandon_rate"], "chaos_kills": summary["chaos_kills"],
