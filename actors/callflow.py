@@ -10,7 +10,10 @@ frames. The flow:
    words are also transcribed and classified (``greeting_classifier``), and the ML
    verdict is the fallback when the text says nothing either way;
 3. ``human``: the voice agent talks at once; the greet delay (end of the callee's first
-   words → our first audio) decides whether the call was abandoned;
+   words → our first audio) decides whether the call was abandoned. For
+   ``late_beep_window_ms`` after the verdict the callee's audio is also watched for a
+   voicemail beep (a very short greeting called human): on one, the agent stops and the
+   call goes on as a machine's (the message after the beep, or a hang-up);
    ``machine``: hang up, or listen on for the beep and drop the voicemail right after it
    (a greeting that goes quiet without a beep gets the message too);
    ``silence``, ``fax``, ``unknown``: hang up;
@@ -26,7 +29,7 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from agent.base import Conversation, VoiceAgent
 from agent.vad import EnergyVad
@@ -37,6 +40,12 @@ from sip.live import LiveAudio
 from sip.types import CallEventKind, CallOutcome, DialRequest
 
 log = logging.getLogger(__name__)
+
+
+class BeepWatch(Protocol):
+    """``amd_model.api.BeepWatch``: the beep onset (ms since its first frame), once."""
+
+    def feed(self, frame: bytes) -> int | None: ...
 
 
 GreetingClassifier = Callable[[bytes], tuple[str, float]]
@@ -64,6 +73,10 @@ class FlowSettings:
     """Text AMD: silence after speech that ends the greeting to transcribe."""
     greeting_max_ms: int = 4000
     """Text AMD: speech this long is transcribed as it is (a long greeting)."""
+    late_beep_window_ms: int = 6000
+    """After a human verdict, a beep this long after it still makes the call a machine's."""
+    late_beep_confidence: float = 0.9
+    """The AMD confidence recorded for a machine known by its late beep."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +122,11 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
              voicemail: Callable[[], bytes],
              settings: FlowSettings | None = None,
              greeting_classifier: GreetingClassifier | None = None,
+             late_beep: Callable[[], BeepWatch] | None = None,
              clock: Callable[[], float] = time.monotonic) -> FlowResult:
-    """Place ``request`` and carry it through to its outcome (see the module docstring)."""
+    """Place ``request`` and carry it through to its outcome (see the module docstring).
+
+    ``late_beep`` makes the watch for a beep after a human verdict (None: no watch)."""
     cfg = settings or FlowSettings()
     dialled = clock()
     handle = engine.dial(request, want_frames=True)
@@ -138,11 +154,17 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
     greet_delay: int | None = None
     abandoned = False
     voicemail_left = False
+    late_beep_ms: int | None = None
     if label == "human":
         ref = _first_words_end(listener.vad)
         if not callee_gone:
             agent_started_ms = int((clock() - answered_at) * 1000)
-            conv = _converse(agent, audio, cfg.agent_max_s)
+            talk: Any = audio
+            if late_beep is not None:
+                talk = _BeepWatchedAudio(audio, late_beep(), listener.vad,
+                                         listener.vad.now_ms + cfg.late_beep_window_ms)
+            conv = _converse(agent, talk, cfg.agent_max_s)
+            late_beep_ms = talk.beep_ms if isinstance(talk, _BeepWatchedAudio) else None
             if conv.first_audio_ms is not None:
                 greet_delay = agent_started_ms + conv.first_audio_ms - ref
             abandoned = is_abandoned(human=True, greet_delay_ms=greet_delay,
@@ -150,8 +172,13 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
         else:  # they hung up before we could speak: abandoned if we kept them waiting
             waited_ms = int((clock() - answered_at) * 1000) - ref
             abandoned = waited_ms > cfg.greet_limit_ms
-    elif label == "machine" and machine_action is t.MachineAction.LEAVE_VOICEMAIL \
-            and not callee_gone:
+    if late_beep_ms is not None:  # a machine after all: what was said was said to it
+        log.info("late beep %d ms after the answer: a machine after all", late_beep_ms)
+        label, conv, greet_delay, abandoned = "machine", None, None, False
+        listener.beep_ms = late_beep_ms
+        audio.clear()
+    if label == "machine" and machine_action is t.MachineAction.LEAVE_VOICEMAIL \
+            and not callee_gone and not audio.ended:
         voicemail_left = _drop_voicemail(audio, listener, voicemail, answered_at, cfg, clock)
     if not audio.ended:
         handle.hangup()
@@ -160,7 +187,9 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
     verdict = listener.verdict
     confidence: float | None
     decision_ms: int | None
-    if text_verdict is not None:
+    if late_beep_ms is not None:
+        confidence, decision_ms = cfg.late_beep_confidence, late_beep_ms
+    elif text_verdict is not None:
         confidence, decision_ms = text_verdict[1], text_verdict[2]
     else:
         confidence = None if verdict is None else float(verdict.confidence)
@@ -174,6 +203,54 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
                           and conv.first_audio_ms is not None and outcome.talk_ms > 0),
         transcript=tuple(turn.as_dict() for turn in conv.transcript) if conv else (),
         answered_after_s=answered_at - dialled)
+
+
+class _BeepWatchedAudio:
+    """The call's audio as the agent gets it, while the callee's side is watched for a
+    voicemail beep until ``until_ms`` (since the answer). On a beep the agent is told the
+    call ended (``read`` gives None), so it stops; ``beep_ms`` is then the onset since
+    the answer. The listener's VAD keeps hearing every frame, for the voicemail drop."""
+
+    def __init__(self, audio: LiveAudio, watch: BeepWatch, vad: EnergyVad,
+                 until_ms: int) -> None:
+        self._audio = audio
+        self._watch = watch
+        self._vad = vad
+        self._start_ms = vad.now_ms
+        self._until_ms = until_ms
+        self.beep_ms: int | None = None
+
+    def read(self, timeout_s: float) -> bytes | None:
+        if self.beep_ms is not None:
+            return None
+        frame = self._audio.read(timeout_s)
+        if frame:
+            self._vad.feed(frame)
+            if self._vad.now_ms <= self._until_ms:
+                onset = self._watch.feed(frame)
+                if onset is not None:
+                    self.beep_ms = self._start_ms + onset
+                    return None
+        return frame
+
+    def send(self, pcm: bytes) -> None:
+        self._audio.send(pcm)
+
+    def clear(self) -> int:
+        return self._audio.clear()
+
+    def played_ms(self) -> int:
+        return self._audio.played_ms()
+
+    def queued_ms(self) -> int:
+        return self._audio.queued_ms()
+
+    def hangup(self) -> None:
+        self._audio.hangup()
+
+    @property
+    def ended(self) -> bool:
+        return self.beep_ms is not None or self._audio.ended
 
 
 def _wait_for_answer(handle: Any, deadline: float, clock: Callable[[], float]) -> bool:

@@ -159,7 +159,7 @@ def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
                    config: RuntimeConfig, *, settings: FlowSettings | None = None,
                    gate: TrunkGate | None = None) -> CallResult:
     """Place ``request`` through ``engine`` and report it as a ``CallResult``."""
-    from amd_model.api import load_detector
+    from amd_model.api import load_beep_watch, load_detector
 
     started_wall = config.now()
     started = time.monotonic()
@@ -179,7 +179,8 @@ def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
                         machine_action=request.machine_action,
                         voicemail=lambda: voicemail_message(request.agent),
                         settings=settings or FlowSettings(agent_max_s=config.agent_max_s),
-                        greeting_classifier=greeting_classifier(request, config))
+                        greeting_classifier=greeting_classifier(request, config),
+                        late_beep=load_beep_watch)
     except (SipError, TimeoutError) as exc:
         # Not exc_info: the error's text may name the callee (logs mask numbers).
         log.warning("call could not be placed", extra={

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from amd_model.detector import Engine
+    from amd_model.detector import BeepEngine, Engine
     from amd_model.model import Model
 
 __all__ = [
@@ -44,8 +44,10 @@ __all__ = [
     "LABELS",
     "SAMPLE_RATE",
     "AmdEvent",
+    "BeepWatch",
     "DetectorConfig",
     "StreamingDetector",
+    "load_beep_watch",
     "load_detector",
 ]
 
@@ -172,6 +174,35 @@ class StreamingDetector:
     def done(self) -> bool:
         """True when nothing more can be emitted (verdict given, beep search over)."""
         return self._engine.done
+
+
+class BeepWatch:
+    """Listens for a voicemail beep only, for a call that already has its verdict.
+
+    A very short machine greeting ("Hello. Leave a message.") can be called human before
+    its beep sounds; a caller that keeps feeding the callee's frames here learns of the
+    beep and can still drop its message. Same framing as ``StreamingDetector``.
+    """
+
+    def __init__(self, engine: BeepEngine) -> None:
+        self._engine = engine
+
+    def feed(self, frame: bytes) -> int | None:
+        """Consume audio; the beep onset (ms since the first frame fed) the first time a
+        beep is heard, else None."""
+        return self._engine.feed(frame)
+
+    @property
+    def beep_ms(self) -> int | None:
+        """The onset once heard (ms since the first frame fed)."""
+        return self._engine.onset_ms
+
+
+def load_beep_watch(config: DetectorConfig | None = None) -> BeepWatch:
+    """A fresh beep watch with the detector's beep settings (no model needed)."""
+    from amd_model.detector import BeepEngine
+
+    return BeepWatch(BeepEngine(config or DetectorConfig()))
 
 
 _MODEL_CACHE: dict[str, Model] = {}

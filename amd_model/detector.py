@@ -215,3 +215,38 @@ class Engine:
             self._done = True
         elif elapsed >= self.config.beep_window_ms:
             self._done = True
+
+
+class BeepEngine:
+    """A voicemail-beep search alone, without a verdict: behind ``api.BeepWatch``.
+
+    The same beep rule as ``Engine`` (a pure tone of ``beep_min_ms`` in the beep band,
+    out of a pause unless it lasts ``LONG_TONE_FRAMES``), reported once.
+    """
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self._analyzer = FrameAnalyzer(config.vad_mode)
+        self._tones = ToneTracker(config.beep_min_hz, config.beep_max_hz)
+        self._beep_frames = max(1, config.beep_min_ms // FRAME_MS)
+        self._buf = b""
+        self._frame = -1
+        self.onset_ms: int | None = None
+
+    def feed(self, data: bytes) -> int | None:
+        """Consume PCM bytes; the beep onset (ms since the first byte fed) the first time
+        one is heard, else None."""
+        if self.onset_ms is not None:
+            return None
+        data = self._buf + data
+        n = len(data) - len(data) % FRAME_BYTES
+        self._buf = data[n:]
+        for off in range(0, n, FRAME_BYTES):
+            pcm = data[off : off + FRAME_BYTES]
+            self._frame += 1
+            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+            run = self._tones.update(self._frame, self._analyzer.analyze(pcm, samples))
+            if (run is not None and run.frames >= self._beep_frames
+                    and (run.clean_start or run.frames >= LONG_TONE_FRAMES)):
+                self.onset_ms = max(0, run.start_ms)
+                return self.onset_ms
+        return None

@@ -24,32 +24,49 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from amd_model.api import AmdEvent, StreamingDetector
+from amd_model.api import SAMPLE_RATE, AmdEvent, StreamingDetector, load_beep_watch
 from amd_model.audio import read_wav
 from amd_model.errors import AudioError
 
 BEEP_TOLERANCE_MS = 200
+LATE_BEEP_CONFIDENCE = 0.9
+"""The confidence of a machine known by a beep after a human verdict (as the call flow's
+``late_beep_confidence``)."""
 
 
-def classify_pcm(detector: StreamingDetector, pcm: bytes) -> dict[str, Any]:
-    """Run a fresh detector over a whole clip; the verdict and beep as a dict."""
+def classify_pcm(detector: StreamingDetector, pcm: bytes,
+                 late_beep_ms: int = 0) -> dict[str, Any]:
+    """Run a fresh detector over a whole clip; the verdict and beep as a dict.
+
+    ``late_beep_ms`` > 0 scores the call as the dialer's call flow ends it: after a
+    ``human`` verdict the clip is watched that long for a voicemail beep
+    (``api.BeepWatch``); one makes it ``machine``, decided at the beep's onset."""
     events: list[AmdEvent] = detector.feed(pcm)
     events += detector.finish()
     verdict = detector.verdict
     assert verdict is not None  # finish() always gives one
-    return {"label": verdict.label, "confidence": verdict.confidence,
-            "decision_ms": verdict.decision_ms, "beep_ms": detector.beep_ms}
+    out = {"label": verdict.label, "confidence": verdict.confidence,
+           "decision_ms": verdict.decision_ms, "beep_ms": detector.beep_ms}
+    if late_beep_ms > 0 and verdict.label == "human" and verdict.decision_ms is not None:
+        start = verdict.decision_ms * SAMPLE_RATE // 1000 * 2
+        onset = load_beep_watch().feed(pcm[start : start + late_beep_ms * 16])
+        if onset is not None:
+            beep = verdict.decision_ms + onset
+            out.update(label="machine", confidence=LATE_BEEP_CONFIDENCE, decision_ms=beep,
+                       beep_ms=beep)
+    return out
 
 
 def classify_file(path: Path, factory: Callable[[], StreamingDetector],
-                  name: str | None = None) -> dict[str, Any]:
+                  name: str | None = None, late_beep_ms: int = 0) -> dict[str, Any]:
     """``{"file", "label", "confidence", "decision_ms", "beep_ms"}`` or ``{"file", "error"}``."""
     file = name if name is not None else str(path)
     try:
         samples = read_wav(path)
     except AudioError as exc:
         return {"file": file, "error": str(exc)}
-    return {"file": file, **classify_pcm(factory(), samples.astype("<i2").tobytes())}
+    return {"file": file, **classify_pcm(factory(), samples.astype("<i2").tobytes(),
+                                         late_beep_ms)}
 
 
 def _notes(text: str) -> dict[str, str]:

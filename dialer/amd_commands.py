@@ -93,9 +93,13 @@ def _factory(model: Path | None) -> Any:
 @click.option("--results", "results_out", default=None,
               type=click.Path(dir_okay=False, path_type=Path),
               help="Also write one JSON line per clip here.")
+@click.option("--late-beep-ms", "late_beep_ms", default=0, show_default=True,
+              type=click.IntRange(min=0),
+              help="Score the call outcome as the call flow ends it: a beep this long "
+                   "after a human verdict makes it machine (the flow watches 6000 ms).")
 @json_option
 def amd_eval(directory: Path, model: Path | None, results_out: Path | None,
-             as_json: bool) -> None:
+             late_beep_ms: int, as_json: bool) -> None:
     """Score the detector on DIR/labels.csv (+ DIR/wav/*.wav or DIR/*.wav)."""
     import json
 
@@ -113,7 +117,7 @@ def amd_eval(directory: Path, model: Path | None, results_out: Path | None,
     results: dict[str, dict[str, Any]] = {}
     for k, row in enumerate(rows, 1):
         results[row["file"]] = classify_file(wav_path(directory, row["file"]), factory,
-                                             name=row["file"])
+                                             name=row["file"], late_beep_ms=late_beep_ms)
         if k % 200 == 0:
             click.echo(f"eval: {k}/{len(rows)}", err=True)
     if results_out is not None:

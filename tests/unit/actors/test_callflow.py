@@ -261,3 +261,66 @@ def test_text_amd_never_transcribes_silence() -> None:
     result = text_flow(call, lambda pcm: asked.append(pcm) or ("human", 1.0))
     assert result.answer_status is t.AnswerStatus.SILENCE
     assert asked == []
+
+
+# --- a beep after a human verdict --------------------------------------------------------
+
+def watched_flow(call: FakeCall, action: t.MachineAction) -> Any:
+    from amd_model.api import load_beep_watch
+
+    agent = ScriptedAgent(PROFILE, settings=ScriptSettings(reply_wait_s=2.0),
+                          clock=call.clock)
+    return run_call(FakeEngine(call), REQUEST, detector_factory=load_detector, agent=agent,
+                    machine_action=action, voicemail=lambda: VOICEMAIL,
+                    settings=FlowSettings(), late_beep=load_beep_watch, clock=call.clock)
+
+
+def _short_greeting_then_beep() -> tuple[bytes, int]:
+    """ "Hello" (a greeting so short it is called human), 1.2 s, then the beep."""
+    beep_at = 300 + len(pcm("hello.wav")) // 16 + 1200
+    return (silence(300) + pcm("hello.wav") + silence(1200) + pcm("beep.wav")
+            + silence(30_000)), beep_at
+
+
+def test_a_beep_after_a_human_verdict_stops_the_agent_and_leaves_the_message() -> None:
+    callee, beep_at = _short_greeting_then_beep()
+    call = FakeCall(callee)
+    result = watched_flow(call, t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert result.amd_label == "machine" and result.amd_decision_ms == result.beep_ms
+    assert result.beep_ms is not None and abs(result.beep_ms - beep_at) <= 100
+    assert call.sent_frames[0] < beep_at  # the agent had begun to greet "them"...
+    heard = beep_at + 150  # the beep is known 80-100 ms after its onset: the agent stops
+    assert [f for f in call.sent_frames if beep_at < f < beep_at + 500] == [
+        f for f in call.sent_frames if beep_at < f <= heard]
+    message = [f for f in call.sent_frames if f > heard]
+    assert message and message[0] >= beep_at + 500  # the message waited for the beep's end
+    assert len(message) >= 100  # and all of it (2 s) played
+    assert result.voicemail_left
+    assert not result.conversation and not result.abandoned
+    assert result.greet_delay_ms is None and result.transcript == ()
+
+
+def test_a_late_beep_is_hung_up_on_when_the_campaign_leaves_no_message() -> None:
+    callee, beep_at = _short_greeting_then_beep()
+    call = FakeCall(callee)
+    result = watched_flow(call, t.MachineAction.HANG_UP)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert not result.voicemail_left
+    assert call.hung_up_by == "us" and call.t_ms <= beep_at + 400
+
+
+def test_without_the_watch_the_same_call_stays_a_human_talked_to() -> None:
+    callee, _ = _short_greeting_then_beep()
+    result = flow(FakeCall(callee), t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.HUMAN  # what the watch is there to fix
+
+
+@pytest.mark.parametrize("callee", [
+    silence(300) + pcm("hello.wav") + silence(40_000),
+    silence(300) + pcm("hello.wav") + silence(2500) + pcm("hello.wav") + silence(40_000),
+])
+def test_a_person_is_not_taken_for_a_late_beep(callee: bytes) -> None:
+    result = watched_flow(FakeCall(callee), t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.HUMAN
+    assert result.beep_ms is None and result.conversation and not result.voicemail_left

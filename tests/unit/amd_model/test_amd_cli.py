@@ -78,3 +78,26 @@ def test_eval_reports_the_metrics(calls: Path) -> None:
     assert m["accuracy"] == 1.0 and m["beep_accuracy"] == 1.0 and m["false_beeps"] == 0
     assert m["recall"] == {"machine": 1.0, "silence": 1.0}
     assert set(m["by_scenario"]) == {"m_synth", "s_synth"}
+
+
+def test_eval_with_the_late_beep_scores_a_too_short_greeting_as_the_flow_ends_it(
+        tmp_path: Path) -> None:
+    """A "hello" then a beep 1.5 s later: the detector says human; the call flow, which
+    watches for a beep after that verdict, leaves the message: machine."""
+    short = synth.place(8.0, [(0.3, synth.voice(0.5)), (2.3, synth.tone(1000.0, 0.4))])
+    hello = synth.place(8.0, [(0.3, synth.voice(0.5))])
+    write_wav(tmp_path / "short.wav", to_int16(short))
+    write_wav(tmp_path / "hello.wav", to_int16(hello))
+    (tmp_path / "labels.csv").write_text(
+        "file,label,beep_ms,greeting_end_ms,voice,snr_db,notes\n"
+        "short.wav,machine,2300,,synth,40,scenario=m_short;\n"
+        "hello.wav,human,,,synth,40,scenario=h_short;\n")
+    plain = json.loads(CliRunner().invoke(cli, ["amd", "eval", str(tmp_path),
+                                                "--json"]).output)
+    assert plain["recall"] == {"human": 1.0, "machine": 0.0}
+    result = CliRunner().invoke(cli, ["amd", "eval", str(tmp_path), "--late-beep-ms",
+                                      "6000", "--json"])
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.output)
+    assert m["recall"] == {"human": 1.0, "machine": 1.0}
+    assert m["beep_accuracy"] == 1.0 and m["false_beeps"] == 0

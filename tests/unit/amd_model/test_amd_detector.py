@@ -146,3 +146,27 @@ def test_finish_before_any_audio_still_gives_one_verdict() -> None:
 def test_config_rejects_inconsistent_limits() -> None:
     with pytest.raises(ValueError, match="silence_timeout_ms"):
         DetectorConfig(max_decision_ms=2000, silence_timeout_ms=3000)
+
+
+def test_the_beep_watch_finds_a_beep_alone_and_only_once() -> None:
+    from amd_model.api import load_beep_watch
+
+    x = synth.place(2.0, [(0.5, synth.tone(1000.0, 0.4))])
+    watch = load_beep_watch()
+    onsets = [watch.feed(frame) for frame in _frames(synth.pcm(x))]
+    found = [o for o in onsets if o is not None]
+    assert len(found) == 1 and abs(found[0] - 500) <= 40
+    assert watch.beep_ms == found[0]
+
+
+def test_the_beep_watch_does_not_hear_speech_as_a_beep() -> None:
+    from amd_model.api import load_beep_watch
+
+    watch = load_beep_watch()
+    for x in (synth.human_hello(), synth.machine_greeting(beep_at_s=None)):
+        for frame in _frames(synth.pcm(x)):
+            assert watch.feed(frame) is None
+
+
+def _frames(data: bytes) -> list[bytes]:
+    return [data[i : i + FRAME_BYTES] for i in range(0, len(data), FRAME_BYTES)]
