@@ -74,6 +74,7 @@ ZONE = "America/New_York"
 SCENARIO_MIX: dict[str, int] = {
     "human": 30, "human_twice": 5, "early_media": 3, "voicemail": 27, "hangup_greeting": 3,
     "busy": 8, "decline": 5, "no_answer": 10, "silence": 4, "fax": 2, "invalid": 3,
+    "short_greeting": 2,
 }
 """How the demo's callees answer (weights): roughly what an outbound list gets."""
 
