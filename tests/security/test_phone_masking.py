@@ -17,20 +17,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from actors.campaign_loop import CallResult, CampaignLoop, DialRequest
+from actors.campaign_loop import CallResult, CampaignLoop
 from campaigns import types as t
 from campaigns.phones import mask
 from storage.coordination import MemoryStore
 from storage.db import Sessions, make_engine, session_factory
 from storage.migrate import upgrade
 from storage.repos import CampaignRepo, ContactRepo, NewContact, NumberRepo, Who
+from tests.integration.actors.test_campaign_loop import ManualPlacer
 
 WHO = Who("tester", "test")
 MONDAY_NOON_NY = datetime(2026, 12, 7, 17, 0, tzinfo=UTC)
@@ -90,20 +90,8 @@ def _campaign(sessions: Sessions) -> int:
         return c.id
 
 
-class Placer:
-    """Ends each call as the test says: an outcome, or an error naming the callee."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[DialRequest, Future[CallResult]]] = []
-
-    def place(self, request: DialRequest) -> Future[CallResult]:
-        future: Future[CallResult] = Future()
-        self.calls.append((request, future))
-        return future
-
-
-def _run_loop(sessions: Sessions, campaign_id: int, *, fail_with_uri: bool) -> Placer:
-    placer = Placer()
+def _run_loop(sessions: Sessions, campaign_id: int, *, fail_with_uri: bool) -> ManualPlacer:
+    placer = ManualPlacer()
     loop = CampaignLoop(campaign_id, sessions=sessions, store=MemoryStore(), placer=placer,
                         owner="mask", trunk_cps=1000.0)
     now = MONDAY_NOON_NY
@@ -152,7 +140,7 @@ def test_a_database_error_while_dialling_logs_no_number(
     from actors.campaign_loop import LoopDriver
 
     campaign_id = _campaign(sessions)
-    placer = Placer()
+    placer = ManualPlacer()
     loop = CampaignLoop(campaign_id, sessions=sessions, store=MemoryStore(), placer=placer,
                         owner="mask", trunk_cps=1000.0)
     with sessions.begin() as s:
