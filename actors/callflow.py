@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.base import Conversation, VoiceAgent
+from agent.base import CallAudio, Conversation, VoiceAgent
 from agent.vad import EnergyVad
 from campaigns import types as t
 from campaigns.health import GREET_LIMIT_MS, is_abandoned
@@ -159,12 +159,10 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
         ref = _first_words_end(listener.vad)
         if not callee_gone:
             agent_started_ms = int((clock() - answered_at) * 1000)
-            talk: Any = audio
-            if late_beep is not None:
-                talk = _BeepWatchedAudio(audio, late_beep(), listener.vad,
-                                         listener.vad.now_ms + cfg.late_beep_window_ms)
-            conv = _converse(agent, talk, cfg.agent_max_s)
-            late_beep_ms = talk.beep_ms if isinstance(talk, _BeepWatchedAudio) else None
+            watched = None if late_beep is None else _BeepWatchedAudio(
+                audio, late_beep(), listener.vad, listener.vad.now_ms + cfg.late_beep_window_ms)
+            conv = _converse(agent, watched or audio, cfg.agent_max_s)
+            late_beep_ms = watched.beep_ms if watched is not None else None
             if conv.first_audio_ms is not None:
                 greet_delay = agent_started_ms + conv.first_audio_ms - ref
             abandoned = is_abandoned(human=True, greet_delay_ms=greet_delay,
@@ -333,7 +331,7 @@ def _first_words_end(vad: EnergyVad) -> int:
     return vad.now_ms if vad.speaking else 0
 
 
-def _converse(agent: VoiceAgent, audio: LiveAudio, max_s: float) -> Conversation:
+def _converse(agent: VoiceAgent, audio: CallAudio, max_s: float) -> Conversation:
     try:
         conv = agent.converse(audio, max_s=max_s)
     except Exception as exc:  # an agent bug must not lose the call's outcome

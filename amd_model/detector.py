@@ -24,6 +24,8 @@ a beep or ``beep_window_ms``) -> DONE. Per 20 ms frame:
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
 
 from amd_model.api import FRAME_BYTES, AmdEvent, DetectorConfig
@@ -32,6 +34,7 @@ from amd_model.features import (
     TIMING_FEATURES,
     FrameAnalyzer,
     TimingTracker,
+    ToneRun,
     ToneTracker,
     is_fax_tone,
 )
@@ -51,6 +54,12 @@ FAX_MAX_SPEECH_MS = 600
 crackle before the tone may look like a word; a 1100 Hz beep after a greeting is not
 a fax)."""
 FAX_CONFIDENCE = 0.95
+
+
+def _is_beep(run: ToneRun | None, min_frames: int) -> TypeGuard[ToneRun]:
+    """A tone run long enough to be a beep: out of a pause, or long enough anyway."""
+    return (run is not None and run.frames >= min_frames
+            and (run.clean_start or run.frames >= LONG_TONE_FRAMES))
 
 
 class Engine:
@@ -138,8 +147,7 @@ class Engine:
         run = self._tones.update(t, feats)
         if self._verdict is None:
             self.timing.update(feats, run.frames if run is not None else 0)
-        if (run is not None and run.frames >= self._beep_frames
-                and (run.clean_start or run.frames >= LONG_TONE_FRAMES)
+        if (_is_beep(run, self._beep_frames)
                 and self._beep_onset_ms < 0
                 and self.timing.has_onset and run.start_frame > self.timing.onset):
             self._beep_onset_ms = run.start_ms
@@ -245,8 +253,7 @@ class BeepEngine:
             self._frame += 1
             samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
             run = self._tones.update(self._frame, self._analyzer.analyze(pcm, samples))
-            if (run is not None and run.frames >= self._beep_frames
-                    and (run.clean_start or run.frames >= LONG_TONE_FRAMES)):
+            if _is_beep(run, self._beep_frames):
                 self.onset_ms = max(0, run.start_ms)
                 return self.onset_ms
         return None

@@ -26,12 +26,11 @@ from typing import Any
 
 from amd_model.api import SAMPLE_RATE, AmdEvent, StreamingDetector, load_beep_watch
 from amd_model.audio import read_wav
+from amd_model.detector import BEEP_CONFIDENCE
 from amd_model.errors import AudioError
 
 BEEP_TOLERANCE_MS = 200
-LATE_BEEP_CONFIDENCE = 0.9
-"""The confidence of a machine known by a beep after a human verdict (as the call flow's
-``late_beep_confidence``)."""
+_BYTES_PER_MS = SAMPLE_RATE // 1000 * 2
 
 
 def classify_pcm(detector: StreamingDetector, pcm: bytes,
@@ -48,11 +47,11 @@ def classify_pcm(detector: StreamingDetector, pcm: bytes,
     out = {"label": verdict.label, "confidence": verdict.confidence,
            "decision_ms": verdict.decision_ms, "beep_ms": detector.beep_ms}
     if late_beep_ms > 0 and verdict.label == "human" and verdict.decision_ms is not None:
-        start = verdict.decision_ms * SAMPLE_RATE // 1000 * 2
-        onset = load_beep_watch().feed(pcm[start : start + late_beep_ms * 16])
+        start = verdict.decision_ms * _BYTES_PER_MS
+        onset = load_beep_watch().feed(pcm[start : start + late_beep_ms * _BYTES_PER_MS])
         if onset is not None:
             beep = verdict.decision_ms + onset
-            out.update(label="machine", confidence=LATE_BEEP_CONFIDENCE, decision_ms=beep,
+            out.update(label="machine", confidence=BEEP_CONFIDENCE, decision_ms=beep,
                        beep_ms=beep)
     return out
 

@@ -216,10 +216,12 @@ def fault_drill(pg: PrivatePostgres, redis: PrivateRedis) -> Any:
         (0.66, "every trunk answering 503 for 60 s", lambda c: trunks_down(c, 60.0, 503)),
     ]
 
+    operator_sessions = session_factory(make_engine(pg.url))
+
     def resume_if_paused(ctx: FaultContext, did: list[str]) -> None:
         """An operator resumes a campaign the dialer paused (e.g. the abandon limit: the
         drill's trunk restarts starve these 2 cores and greetings run late)."""
-        sessions = session_factory(make_engine(pg.url))
+        sessions = operator_sessions
         try:
             with sessions.begin() as s:
                 campaigns = CampaignRepo(s)
