@@ -15,7 +15,10 @@ frames. The flow:
    voicemail beep (a very short greeting called human): on one, the agent stops and the
    call goes on as a machine's (the message after the beep, or a hang-up);
    ``machine``: hang up, or listen on for the beep and drop the voicemail right after it
-   (a greeting that goes quiet without a beep gets the message too);
+   (a greeting that goes quiet without a beep gets the message too). Until the beep
+   (or the message, or ``reply_window_ms`` on a hang-up) the callee is also listened to
+   for a person called a machine: a pause, then a short "Hello?" (``reply_watch``). On
+   one the call becomes a human's and the agent talks;
    ``silence``, ``fax``, ``unknown``: hang up;
 4. wait for the final outcome and report it.
 
@@ -44,6 +47,12 @@ log = logging.getLogger(__name__)
 
 class BeepWatch(Protocol):
     """``amd_model.api.BeepWatch``: the beep onset (ms since its first frame), once."""
+
+    def feed(self, frame: bytes) -> int | None: ...
+
+
+class ReplyWatch(Protocol):
+    """``amd_model.api.ReplyWatch``: when a short reply after a pause ended, once."""
 
     def feed(self, frame: bytes) -> int | None: ...
 
@@ -77,6 +86,11 @@ class FlowSettings:
     """After a human verdict, a beep this long after it still makes the call a machine's."""
     late_beep_confidence: float = 0.9
     """The AMD confidence recorded for a machine known by its late beep."""
+    reply_window_ms: int = 8000
+    """After a machine verdict on a hang-up campaign, hold the line this long for the beep
+    (then hang up) or a person's reply (then talk); 0 hangs up at once."""
+    reply_confidence: float = 0.8
+    """The AMD confidence recorded for a human known by their reply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,10 +137,12 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
              settings: FlowSettings | None = None,
              greeting_classifier: GreetingClassifier | None = None,
              late_beep: Callable[[], BeepWatch] | None = None,
+             reply_watch: Callable[[], ReplyWatch] | None = None,
              clock: Callable[[], float] = time.monotonic) -> FlowResult:
     """Place ``request`` and carry it through to its outcome (see the module docstring).
 
-    ``late_beep`` makes the watch for a beep after a human verdict (None: no watch)."""
+    ``late_beep`` makes the watch for a beep after a human verdict, ``reply_watch`` the
+    watch for a person's reply after a machine verdict (None: no watch)."""
     cfg = settings or FlowSettings()
     dialled = clock()
     handle = engine.dial(request, want_frames=True)
@@ -150,34 +166,31 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
     if listener.verdict is None and text_verdict is None:
         listener.take(listener.detector.finish())
     label = text_verdict[0] if text_verdict else (listener.label or "unknown")
-    conv: Conversation | None = None
-    greet_delay: int | None = None
-    abandoned = False
-    voicemail_left = False
-    late_beep_ms: int | None = None
+    leave_voicemail = machine_action is t.MachineAction.LEAVE_VOICEMAIL
+    reply_ms: int | None = None
+    ready_for_message = False
+    if (label == "machine" and reply_watch is not None and not callee_gone
+            and not audio.ended and (leave_voicemail or cfg.reply_window_ms > 0)):
+        callee_gone, ready_for_message, reply_ms = _await_machine_end(
+            audio, listener, reply_watch(), leave_voicemail, answered_at, cfg, clock)
+        if reply_ms is not None:
+            log.info("a reply %d ms after the answer: a person after all", reply_ms)
+            label = "human"
+    talk = _Talk()
     if label == "human":
-        ref = _first_words_end(listener.vad)
-        if not callee_gone:
-            agent_started_ms = int((clock() - answered_at) * 1000)
-            watched = None if late_beep is None else _BeepWatchedAudio(
-                audio, late_beep(), listener.vad, listener.vad.now_ms + cfg.late_beep_window_ms)
-            conv = _converse(agent, watched or audio, cfg.agent_max_s)
-            late_beep_ms = watched.beep_ms if watched is not None else None
-            if conv.first_audio_ms is not None:
-                greet_delay = agent_started_ms + conv.first_audio_ms - ref
-            abandoned = is_abandoned(human=True, greet_delay_ms=greet_delay,
-                                     limit_ms=cfg.greet_limit_ms)
-        else:  # they hung up before we could speak: abandoned if we kept them waiting
-            waited_ms = int((clock() - answered_at) * 1000) - ref
-            abandoned = waited_ms > cfg.greet_limit_ms
-    if late_beep_ms is not None:  # a machine after all: what was said was said to it
-        log.info("late beep %d ms after the answer: a machine after all", late_beep_ms)
-        label, conv, greet_delay, abandoned = "machine", None, None, False
-        listener.beep_ms = late_beep_ms
+        talk = _talk(audio, listener, agent, late_beep, callee_gone, answered_at, cfg, clock)
+    if talk.late_beep_ms is not None:  # a machine after all: what was said was said to it
+        log.info("late beep %d ms after the answer: a machine after all", talk.late_beep_ms)
+        label, reply_ms, talk = "machine", None, _Talk(late_beep_ms=talk.late_beep_ms)
+        listener.beep_ms = talk.late_beep_ms
         audio.clear()
-    if label == "machine" and machine_action is t.MachineAction.LEAVE_VOICEMAIL \
-            and not callee_gone and not audio.ended:
-        voicemail_left = _drop_voicemail(audio, listener, voicemail, answered_at, cfg, clock)
+    voicemail_left = False
+    if label == "machine" and leave_voicemail and not callee_gone and not audio.ended:
+        # Wait for the beep (or a quiet end of the greeting) unless that is known already.
+        gone = not ready_for_message and _listen(
+            audio, listener, lambda: _message_due(listener, cfg),
+            answered_at + cfg.beep_wait_s, clock)
+        voicemail_left = not gone and _play_message(audio, voicemail, clock)
     if not audio.ended:
         handle.hangup()
     outcome = handle.wait(15.0)
@@ -185,22 +198,93 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
     verdict = listener.verdict
     confidence: float | None
     decision_ms: int | None
-    if late_beep_ms is not None:
-        confidence, decision_ms = cfg.late_beep_confidence, late_beep_ms
+    if talk.late_beep_ms is not None:
+        confidence, decision_ms = cfg.late_beep_confidence, talk.late_beep_ms
+    elif reply_ms is not None:
+        confidence, decision_ms = cfg.reply_confidence, reply_ms
     elif text_verdict is not None:
         confidence, decision_ms = text_verdict[1], text_verdict[2]
     else:
         confidence = None if verdict is None else float(verdict.confidence)
         decision_ms = None if verdict is None else int(verdict.decision_ms)
+    conv = talk.conv
     return FlowResult(
         outcome, status, amd_label=label, amd_confidence=confidence,
         amd_decision_ms=decision_ms,
-        beep_ms=listener.beep_ms, greet_delay_ms=greet_delay, abandoned=abandoned,
+        beep_ms=listener.beep_ms, greet_delay_ms=talk.greet_delay, abandoned=talk.abandoned,
         voicemail_left=voicemail_left,
         conversation=bool(status is t.AnswerStatus.HUMAN and conv is not None
                           and conv.first_audio_ms is not None and outcome.talk_ms > 0),
         transcript=tuple(turn.as_dict() for turn in conv.transcript) if conv else (),
         answered_after_s=answered_at - dialled)
+
+
+@dataclass(frozen=True, slots=True)
+class _Talk:
+    """How the human part of a call went."""
+
+    conv: Conversation | None = None
+    greet_delay: int | None = None
+    abandoned: bool = False
+    late_beep_ms: int | None = None
+    """A beep heard while the agent talked (ms since the answer): a machine after all."""
+
+
+def _talk(audio: LiveAudio, listener: _Listener, agent: VoiceAgent,
+          late_beep: Callable[[], BeepWatch] | None, callee_gone: bool, answered_at: float,
+          cfg: FlowSettings, clock: Callable[[], float]) -> _Talk:
+    """The voice agent talks to a human; the greet delay runs from the end of their
+    first words (a person first called a machine waited longer, and that counts)."""
+    ref = _first_words_end(listener.vad)
+    if callee_gone:  # they hung up before we could speak: abandoned if we kept them waiting
+        waited_ms = int((clock() - answered_at) * 1000) - ref
+        return _Talk(abandoned=waited_ms > cfg.greet_limit_ms)
+    agent_started_ms = int((clock() - answered_at) * 1000)
+    watched = None if late_beep is None else _BeepWatchedAudio(
+        audio, late_beep(), listener.vad, listener.vad.now_ms + cfg.late_beep_window_ms)
+    conv = _converse(agent, watched or audio, cfg.agent_max_s)
+    greet_delay: int | None = None
+    if conv.first_audio_ms is not None:
+        greet_delay = agent_started_ms + conv.first_audio_ms - ref
+    return _Talk(conv, greet_delay,
+                 is_abandoned(human=True, greet_delay_ms=greet_delay,
+                              limit_ms=cfg.greet_limit_ms),
+                 watched.beep_ms if watched is not None else None)
+
+
+def _await_machine_end(audio: LiveAudio, listener: _Listener, watch: ReplyWatch,
+                       leave_voicemail: bool, answered_at: float, cfg: FlowSettings,
+                       clock: Callable[[], float]) -> tuple[bool, bool, int | None]:
+    """After a machine verdict: listen until the message is due (a voicemail campaign),
+    the beep or ``reply_window_ms`` (a hang-up campaign), or a person's reply.
+
+    Returns (callee gone, message due, the reply's end in ms since the answer or None).
+    The watch hears the callee from the verdict until the beep only: a beep settles it."""
+    vad = listener.vad
+    start_ms = vad.now_ms
+    reply: list[int] = []
+
+    def done() -> bool:
+        if reply:
+            return True
+        if leave_voicemail:
+            return _message_due(listener, cfg)
+        return listener.beep_ms is not None or vad.now_ms - start_ms >= cfg.reply_window_ms
+
+    def hear(frame: bytes) -> None:
+        listener.feed(frame)
+        if listener.beep_ms is None:
+            ended = watch.feed(frame)
+            if ended is not None:
+                reply.append(start_ms + ended)
+
+    # Audio time decides (``done``); the clock is the backstop when audio stops flowing.
+    deadline = (answered_at + cfg.beep_wait_s if leave_voicemail
+                else clock() + cfg.reply_window_ms / 1000 + 1.0)
+    gone = _listen(audio, listener, done, deadline, clock, hear=hear)
+    if reply:
+        return gone, False, reply[0]
+    return gone, leave_voicemail and not gone and _message_due(listener, cfg), None
 
 
 class _BeepWatchedAudio:
@@ -271,14 +355,17 @@ def _wait_for_answer(handle: Any, deadline: float, clock: Callable[[], float]) -
 
 
 def _listen(audio: LiveAudio, listener: _Listener, done: Callable[[], bool],
-            deadline: float, clock: Callable[[], float]) -> bool:
-    """Feed frames until ``done()`` or the deadline; True when the call ended meanwhile."""
+            deadline: float, clock: Callable[[], float],
+            hear: Callable[[bytes], None] | None = None) -> bool:
+    """Feed frames (to ``hear``, else the listener) until ``done()`` or the deadline;
+    True when the call ended meanwhile."""
+    feed = hear or listener.feed
     while not done():
         frame = audio.read(0.2)
         if frame is None:
             return True
         if frame:
-            listener.feed(frame)
+            feed(frame)
         if clock() > deadline:
             return False
     return False
@@ -342,21 +429,20 @@ def _converse(agent: VoiceAgent, audio: CallAudio, max_s: float) -> Conversation
     return conv
 
 
-def _drop_voicemail(audio: LiveAudio, listener: _Listener, voicemail: Callable[[], bytes],
-                    answered_at: float, cfg: FlowSettings, clock: Callable[[], float]) -> bool:
-    """Wait for the beep (or a quiet end of the greeting), then play the message."""
+def _message_due(listener: _Listener, cfg: FlowSettings) -> bool:
+    """The voicemail message may start: the beep itself has ended (or went on too long),
+    or the greeting has been quiet for ``quiet_drop_ms`` without a beep."""
     vad = listener.vad
+    if listener.beep_ms is not None:
+        after_beep = vad.now_ms - listener.beep_ms
+        return (vad.now_ms - vad.last_voice_ms >= cfg.beep_gap_ms and after_beep >= 100
+                ) or after_beep >= cfg.beep_max_ms
+    return vad.runs > 0 and not vad.speaking and vad.now_ms - vad.last_voice_ms >= cfg.quiet_drop_ms
 
-    def ready() -> bool:
-        if listener.beep_ms is not None:  # speak once the beep itself has ended
-            after_beep = vad.now_ms - listener.beep_ms
-            return (vad.now_ms - vad.last_voice_ms >= cfg.beep_gap_ms and after_beep >= 100
-                    ) or after_beep >= cfg.beep_max_ms
-        return (vad.runs > 0 and not vad.speaking
-                and vad.now_ms - vad.last_voice_ms >= cfg.quiet_drop_ms)
 
-    if _listen(audio, listener, ready, answered_at + cfg.beep_wait_s, clock):
-        return False
+def _play_message(audio: LiveAudio, voicemail: Callable[[], bytes],
+                  clock: Callable[[], float]) -> bool:
+    """Play the voicemail message to its end; True when it was all sent."""
     try:
         message = voicemail()
     except Exception:  # no speech and no shipped prompt: hang up rather than dead air

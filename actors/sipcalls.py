@@ -159,7 +159,7 @@ def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
                    config: RuntimeConfig, *, settings: FlowSettings | None = None,
                    gate: TrunkGate | None = None) -> CallResult:
     """Place ``request`` through ``engine`` and report it as a ``CallResult``."""
-    from amd_model.api import load_beep_watch, load_detector
+    from amd_model.api import load_beep_watch, load_detector, load_reply_watch
 
     started_wall = config.now()
     started = time.monotonic()
@@ -180,7 +180,7 @@ def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
                         voicemail=lambda: voicemail_message(request.agent),
                         settings=settings or FlowSettings(agent_max_s=config.agent_max_s),
                         greeting_classifier=greeting_classifier(request, config),
-                        late_beep=load_beep_watch)
+                        late_beep=load_beep_watch, reply_watch=load_reply_watch)
     except (SipError, TimeoutError) as exc:
         # Not exc_info: the error's text may name the callee (logs mask numbers).
         log.warning("call could not be placed", extra={

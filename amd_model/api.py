@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from amd_model.detector import BeepEngine, Engine
+    from amd_model.detector import BeepEngine, Engine, ReplyEngine
     from amd_model.model import Model
 
 __all__ = [
@@ -46,9 +46,12 @@ __all__ = [
     "AmdEvent",
     "BeepWatch",
     "DetectorConfig",
+    "ReplyConfig",
+    "ReplyWatch",
     "StreamingDetector",
     "load_beep_watch",
     "load_detector",
+    "load_reply_watch",
 ]
 
 SAMPLE_RATE = 8000
@@ -203,6 +206,73 @@ def load_beep_watch(config: DetectorConfig | None = None) -> BeepWatch:
     from amd_model.detector import BeepEngine
 
     return BeepWatch(BeepEngine(config or DetectorConfig()))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyConfig:
+    """Named thresholds of ``ReplyWatch`` (ms of audio since the watch started).
+
+    Attributes:
+        quiet_ms: the callee must first be quiet this long (the greeting, or the long
+            answer, has ended) ...
+        min_reply_ms: ... then speak: at least this many ms of speech frames (not a
+            click, a breath, or a beep a codec blurred into a few "speech" frames) ...
+        max_reply_ms: ... and for at most this long, first to last speech frame:
+            "Hello?", "Anyone there?" (a longer run is the greeting going on: the watch
+            waits for the next pause) ...
+        after_ms: ... and be quiet again this long: the reply is over, they wait for us.
+        hangover_ms: a pause shorter than this does not end a run of speech.
+        vad_mode: webrtcvad aggressiveness (0-3), as ``DetectorConfig.vad_mode``.
+    """
+
+    quiet_ms: int = 1000
+    min_reply_ms: int = 200
+    max_reply_ms: int = 1500
+    after_ms: int = 500
+    hangover_ms: int = 300
+    vad_mode: int = 2
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_reply_ms <= self.max_reply_ms:
+            raise ValueError("need 0 < min_reply_ms <= max_reply_ms")
+        if min(self.quiet_ms, self.after_ms, self.hangover_ms) < FRAME_MS:
+            raise ValueError("quiet_ms, after_ms and hangover_ms must be >= 20")
+        if self.after_ms < self.hangover_ms:
+            raise ValueError("after_ms must not be below hangover_ms")
+        if not 0 <= self.vad_mode <= 3:
+            raise ValueError("vad_mode must be 0..3")
+
+
+class ReplyWatch:
+    """Listens, after a ``machine`` verdict, for a person who was called a machine.
+
+    A machine plays its greeting to the end, then beeps or goes quiet. A person who
+    answered with a long sentence (a receptionist, someone who talks on) stops, waits,
+    and then says something short: "Hello?". The watch reports that pattern: a pause of
+    ``quiet_ms``, a short run of speech, then ``after_ms`` of quiet again. Pure tones
+    (the beep) are not speech. The caller stops feeding it at the beep: a beep settles
+    it. Same framing as ``StreamingDetector``; a pure state machine.
+    """
+
+    def __init__(self, engine: ReplyEngine) -> None:
+        self._engine = engine
+
+    def feed(self, frame: bytes) -> int | None:
+        """Consume audio; the first time the reply is over, the ms (since the first frame
+        fed) when it ended, else None."""
+        return self._engine.feed(frame)
+
+    @property
+    def reply_end_ms(self) -> int | None:
+        """When the reply's speech ended (ms since the first frame fed), once heard."""
+        return self._engine.reply_end_ms
+
+
+def load_reply_watch(config: ReplyConfig | None = None) -> ReplyWatch:
+    """A fresh reply watch (no model needed)."""
+    from amd_model.detector import ReplyEngine
+
+    return ReplyWatch(ReplyEngine(config or ReplyConfig()))
 
 
 _MODEL_CACHE: dict[str, Model] = {}

@@ -28,7 +28,7 @@ from typing import TypeGuard
 
 import numpy as np
 
-from amd_model.api import FRAME_BYTES, AmdEvent, DetectorConfig
+from amd_model.api import FRAME_BYTES, AmdEvent, DetectorConfig, ReplyConfig
 from amd_model.features import (
     FRAME_MS,
     TIMING_FEATURES,
@@ -257,3 +257,73 @@ class BeepEngine:
                 self.onset_ms = max(0, run.start_ms)
                 return self.onset_ms
         return None
+
+
+class ReplyEngine:
+    """Behind ``api.ReplyWatch``: a pause, a short run of speech, a pause again.
+
+    Speech frames are ``FrameAnalyzer``'s (webrtcvad, above the noise floor, not a pure
+    tone); a run of them ends after ``hangover_ms`` without one. The state: ``quiet``
+    (frames since the last speech frame), the open run's first and last frame, and
+    whether the run came out of a long enough pause.
+    """
+
+    def __init__(self, config: ReplyConfig) -> None:
+        self.config = config
+        self._analyzer = FrameAnalyzer(config.vad_mode)
+        self._buf = b""
+        self._frame = -1
+        self._last_speech = -1
+        """The last speech frame (-1: none since the watch started)."""
+        self._run: tuple[int, bool] | None = None
+        """The open run: (first frame, came out of a pause of ``quiet_ms``)."""
+        self._voiced = 0
+        """Speech frames in the open run."""
+        self._candidate: int | None = None
+        """The last frame of a short run out of a pause, waiting for ``after_ms``."""
+        self.reply_end_ms: int | None = None
+        self._reported = False
+
+    def feed(self, data: bytes) -> int | None:
+        """Consume PCM bytes; the ms when the reply was over, the first time."""
+        if self._reported:
+            return None
+        data = self._buf + data
+        n = len(data) - len(data) % FRAME_BYTES
+        self._buf = data[n:]
+        for off in range(0, n, FRAME_BYTES):
+            pcm = data[off : off + FRAME_BYTES]
+            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+            if self._step(self._analyzer.analyze(pcm, samples).speech):
+                self._reported = True
+                return (self._frame + 1) * FRAME_MS
+        return None
+
+    def _step(self, speech: bool) -> bool:
+        self._frame += 1
+        t = self._frame
+        cfg = self.config
+        hang = cfg.hangover_ms // FRAME_MS
+        if speech:
+            self._candidate = None
+            if self._run is None:
+                # The watch starts mid-greeting: before any speech frame, the quiet so far
+                # counts from the start (a greeting already over has been quiet longer).
+                quiet = t if self._last_speech < 0 else t - self._last_speech - 1
+                self._run = (t, quiet * FRAME_MS >= cfg.quiet_ms)
+                self._voiced = 0
+            self._voiced += 1
+            self._last_speech = t
+            return False
+        if self._run is not None and t - self._last_speech >= hang:
+            start, out_of_pause = self._run
+            self._run = None
+            length = (self._last_speech - start + 1) * FRAME_MS
+            if (out_of_pause and self._voiced * FRAME_MS >= cfg.min_reply_ms
+                    and length <= cfg.max_reply_ms):
+                self._candidate = self._last_speech
+        if (self._candidate is not None
+                and (t - self._candidate) * FRAME_MS >= cfg.after_ms):
+            self.reply_end_ms = (self._candidate + 1) * FRAME_MS
+            return True
+        return False

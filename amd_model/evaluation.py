@@ -24,40 +24,66 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from amd_model.api import SAMPLE_RATE, AmdEvent, StreamingDetector, load_beep_watch
+from amd_model.api import (
+    SAMPLE_RATE,
+    AmdEvent,
+    StreamingDetector,
+    load_beep_watch,
+    load_reply_watch,
+)
 from amd_model.audio import read_wav
 from amd_model.detector import BEEP_CONFIDENCE
 from amd_model.errors import AudioError
 
 BEEP_TOLERANCE_MS = 200
+REPLY_CONFIDENCE = 0.8
+"""The confidence scored for a human known by their reply after a machine verdict."""
 _BYTES_PER_MS = SAMPLE_RATE // 1000 * 2
 
 
 def classify_pcm(detector: StreamingDetector, pcm: bytes,
-                 late_beep_ms: int = 0) -> dict[str, Any]:
+                 late_beep_ms: int = 0, reply_ms: int = 0) -> dict[str, Any]:
     """Run a fresh detector over a whole clip; the verdict and beep as a dict.
 
-    ``late_beep_ms`` > 0 scores the call as the dialer's call flow ends it: after a
-    ``human`` verdict the clip is watched that long for a voicemail beep
-    (``api.BeepWatch``); one makes it ``machine``, decided at the beep's onset."""
+    Two options score the call as the dialer's call flow ends it:
+
+    - ``reply_ms`` > 0: after a ``machine`` verdict the clip is watched that long (or
+      until the detector's beep) for a person speaking again (``api.ReplyWatch``); one
+      makes it ``human``, decided when the reply ended;
+    - ``late_beep_ms`` > 0: after a ``human`` verdict the clip is watched that long for
+      a voicemail beep (``api.BeepWatch``); one makes it ``machine``, decided at the
+      beep's onset."""
     events: list[AmdEvent] = detector.feed(pcm)
     events += detector.finish()
     verdict = detector.verdict
     assert verdict is not None  # finish() always gives one
-    out = {"label": verdict.label, "confidence": verdict.confidence,
-           "decision_ms": verdict.decision_ms, "beep_ms": detector.beep_ms}
-    if late_beep_ms > 0 and verdict.label == "human" and verdict.decision_ms is not None:
-        start = verdict.decision_ms * _BYTES_PER_MS
-        onset = load_beep_watch().feed(pcm[start : start + late_beep_ms * _BYTES_PER_MS])
+    out: dict[str, Any] = {"label": verdict.label, "confidence": verdict.confidence,
+                           "decision_ms": verdict.decision_ms, "beep_ms": detector.beep_ms}
+    if reply_ms > 0 and verdict.label == "machine" and verdict.decision_ms is not None:
+        start = verdict.decision_ms
+        stop = start + reply_ms
+        if detector.beep_ms is not None:
+            stop = min(stop, detector.beep_ms)
+        if stop > start:
+            watch = load_reply_watch()
+            done = watch.feed(pcm[start * _BYTES_PER_MS : stop * _BYTES_PER_MS])
+            if done is not None:
+                out.update(label="human", confidence=REPLY_CONFIDENCE,
+                           decision_ms=start + done, beep_ms=None)
+    if late_beep_ms > 0 and out["label"] == "human" and out["decision_ms"] is not None:
+        start = out["decision_ms"]
+        onset = load_beep_watch().feed(pcm[start * _BYTES_PER_MS :
+                                           (start + late_beep_ms) * _BYTES_PER_MS])
         if onset is not None:
-            beep = verdict.decision_ms + onset
+            beep = start + onset
             out.update(label="machine", confidence=BEEP_CONFIDENCE, decision_ms=beep,
                        beep_ms=beep)
     return out
 
 
 def classify_file(path: Path, factory: Callable[[], StreamingDetector],
-                  name: str | None = None, late_beep_ms: int = 0) -> dict[str, Any]:
+                  name: str | None = None, late_beep_ms: int = 0,
+                  reply_ms: int = 0) -> dict[str, Any]:
     """``{"file", "label", "confidence", "decision_ms", "beep_ms"}`` or ``{"file", "error"}``."""
     file = name if name is not None else str(path)
     try:
@@ -65,7 +91,7 @@ def classify_file(path: Path, factory: Callable[[], StreamingDetector],
     except AudioError as exc:
         return {"file": file, "error": str(exc)}
     return {"file": file, **classify_pcm(factory(), samples.astype("<i2").tobytes(),
-                                         late_beep_ms)}
+                                         late_beep_ms, reply_ms)}
 
 
 def _notes(text: str) -> dict[str, str]:

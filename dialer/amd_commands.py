@@ -97,9 +97,14 @@ def _factory(model: Path | None) -> Any:
               type=click.IntRange(min=0),
               help="Score the call outcome as the call flow ends it: a beep this long "
                    "after a human verdict makes it machine (the flow watches 6000 ms).")
+@click.option("--reply-ms", "reply_ms", default=0, show_default=True,
+              type=click.IntRange(min=0),
+              help="Score the call outcome as the call flow ends it: a short reply after "
+                   "a pause, this long after a machine verdict and before its beep, makes "
+                   "it human (the flow watches 8000 ms).")
 @json_option
 def amd_eval(directory: Path, model: Path | None, results_out: Path | None,
-             late_beep_ms: int, as_json: bool) -> None:
+             late_beep_ms: int, reply_ms: int, as_json: bool) -> None:
     """Score the detector on DIR/labels.csv (+ DIR/wav/*.wav or DIR/*.wav)."""
     import json
 
@@ -117,7 +122,8 @@ def amd_eval(directory: Path, model: Path | None, results_out: Path | None,
     results: dict[str, dict[str, Any]] = {}
     for k, row in enumerate(rows, 1):
         results[row["file"]] = classify_file(wav_path(directory, row["file"]), factory,
-                                             name=row["file"], late_beep_ms=late_beep_ms)
+                                             name=row["file"], late_beep_ms=late_beep_ms,
+                                             reply_ms=reply_ms)
         if k % 200 == 0:
             click.echo(f"eval: {k}/{len(rows)}", err=True)
     if results_out is not None:

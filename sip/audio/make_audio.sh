@@ -10,6 +10,9 @@ say() {  # say FILE "text": speech, resampled to 8 kHz mono 16-bit, normalised t
 }
 say hello.wav "Hello?"
 say greeting.wav "Hi, you have reached Alex Morgan. I cannot take your call right now. Please leave a message after the tone."
+# A person who answers with a long sentence (the detector calls it a machine), then
+# waits and says "Hello?" again: the simulated trunk's long_answer callee.
+say long_hello.wav "Good morning, Acme Dental, this is Sarah speaking, how can I help you today?"
 say please_hold.wav "Please hold while we connect your call."
 # Voicemail beep: 1 kHz for 0.5 s.
 sox -n -r 8000 -c 1 -b 16 beep.wav synth 0.5 sine 1000 vol 0.5

@@ -149,7 +149,7 @@ def sim_trunk(tmp_path: Path) -> Iterator[Any]:
     from tests.integration.sip.harness import sim_trunk_starter
 
     scenarios = tmp_path / "scenarios.json"  # one callee beyond the last-digit defaults
-    scenarios.write_text('{"+12025550204": "short_greeting"}')
+    scenarios.write_text('{"+12025550204": "short_greeting", "+12025550205": "long_answer"}')
     yield from sim_trunk_starter(tmp_path, "--scenarios", str(scenarios))
 
 
@@ -176,7 +176,8 @@ def test_number_actors_place_real_sip_calls_with_amd_agent_and_voicemail(
     trunk; AMD on the answer; the scripted agent greets the human; the voicemail gets its
     message after the beep; busy and decline come back as SIP outcomes; a greeting too
     short for AMD ("hello", then the beep) is called human, and the beep after it turns
-    the call into a voicemail with its message."""
+    the call into a voicemail with its message; a person whose long answer is called a
+    machine says "Hello?" again and gets the agent instead of the message."""
     from actors.runtime import RuntimeConfig, start_supervisor
     from sip.types import TrunkConfig
 
@@ -187,19 +188,19 @@ def test_number_actors_place_real_sip_calls_with_amd_agent_and_voicemail(
                            trunk=TrunkConfig(host="127.0.0.1", port=sim_trunk.port),
                            sip_bind="127.0.0.1", recordings_dir=str(tmp_path / "rec"))
     # By last digit the simulated trunk answers: 0 human, 1 voicemail, 2 busy, 3 decline;
-    # 4 is mapped to the short greeting.
-    phones = [f"+1202555{200 + i:04d}" for i in range(5)]
+    # 4 is mapped to the short greeting, 5 to the long answer.
+    phones = [f"+1202555{200 + i:04d}" for i in range(6)]
     campaign_id = _sip_campaign(sessions, config.now(), phones, "+14155550124")
     supervisor = start_supervisor(config)
     ray.get(supervisor.reconcile.remote())
-    done = _wait(lambda: len(_calls(sessions, campaign_id)) == 5 and all(
+    done = _wait(lambda: len(_calls(sessions, campaign_id)) == 6 and all(
         c.state == "ended" for c in _calls(sessions, campaign_id)), 150)
     report = ray.get(supervisor.shutdown.remote())
     ray.kill(supervisor, no_restart=True)
     assert done, [(c.to_number, c.state) for c in _calls(sessions, campaign_id)]
     assert report == {"unfinished_calls": 0}
     calls = {c.to_number[-1]: c for c in _calls(sessions, campaign_id)}
-    human, machine, busy, decline, short = (calls[d] for d in "01234")
+    human, machine, busy, decline, short, long = (calls[d] for d in "012345")
     assert (busy.answer_status, busy.sip_status) == ("busy", 486)
     assert (decline.answer_status, decline.sip_status) == ("rejected", 603)
     assert human.sip_status == machine.sip_status == 200
@@ -215,15 +216,18 @@ def test_number_actors_place_real_sip_calls_with_amd_agent_and_voicemail(
     assert machine.voicemail_left
     assert (short.answer_status, short.amd_label) == ("machine", "machine")
     assert short.beep_ms is not None and short.voicemail_left and not short.conversation
+    assert (long.answer_status, long.amd_label) == ("human", "human"), long.amd_confidence
+    assert long.conversation and not long.voicemail_left and long.beep_ms is None
     # The trunk's ground truth agrees, and the callee heard us hang up (not a timeout).
     truth = {line["number"][-1]: line for line in sim_trunk.truth_lines()}
-    assert {d: truth[d]["truth"] for d in "01234"} == {
-        "0": "human", "1": "machine", "2": "busy", "3": "rejected", "4": "machine"}
+    assert {d: truth[d]["truth"] for d in "012345"} == {
+        "0": "human", "1": "machine", "2": "busy", "3": "rejected", "4": "machine",
+        "5": "human"}
     assert truth["0"]["ended_by"] == "caller"
     assert truth["1"]["ended_by"] == "caller"
     with sessions() as s:
         statuses = ContactRepo(s).status_counts(campaign_id)
-    assert sum(statuses.values()) == 5
+    assert sum(statuses.values()) == 6
     assert not statuses.get(t.ContactStatus.DIALING)
 
 

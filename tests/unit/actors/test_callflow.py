@@ -324,3 +324,101 @@ def test_a_person_is_not_taken_for_a_late_beep(callee: bytes) -> None:
     result = watched_flow(FakeCall(callee), t.MachineAction.LEAVE_VOICEMAIL)
     assert result.answer_status is t.AnswerStatus.HUMAN
     assert result.beep_ms is None and result.conversation and not result.voicemail_left
+
+
+# --- a person's reply after a machine verdict ---------------------------------------------
+
+def replied_flow(call: FakeCall, action: t.MachineAction,
+                 settings: FlowSettings | None = None) -> Any:
+    from amd_model.api import load_beep_watch, load_reply_watch
+    agent = ScriptedAgent(PROFILE, settings=ScriptSettings(reply_wait_s=2.0),
+                          clock=call.clock)
+    return run_call(FakeEngine(call), REQUEST, detector_factory=load_detector, agent=agent,
+                    machine_action=action, voicemail=lambda: VOICEMAIL,
+                    settings=settings or FlowSettings(), late_beep=load_beep_watch,
+                    reply_watch=load_reply_watch, clock=call.clock)
+
+
+def _long_answer_then_hello() -> tuple[bytes, int]:
+    """A receptionist's 5 s answer (the detector calls it a machine), 1.5 s of waiting,
+    then "Hello?". Returns the audio and when the "Hello?" ends (ms since the answer)."""
+    hello = pcm("hello.wav")
+    loud = np.nonzero(np.abs(np.frombuffer(hello, dtype="<i2")) > 1000)[0]
+    start = 300 + len(pcm("long_hello.wav")) // 16 + 1500
+    return (silence(300) + pcm("long_hello.wav") + silence(1500) + hello
+            + silence(40_000)), start + int(loud[-1]) // 8
+
+
+def test_the_long_answer_is_a_machine_to_the_detector_alone() -> None:
+    callee, _ = _long_answer_then_hello()
+    result = flow(FakeCall(callee), t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.MACHINE  # what the reply watch fixes
+    assert result.voicemail_left
+
+
+@pytest.mark.parametrize("action", [t.MachineAction.LEAVE_VOICEMAIL, t.MachineAction.HANG_UP])
+def test_a_person_who_says_hello_again_after_a_machine_verdict_gets_the_agent(
+        action: t.MachineAction) -> None:
+    callee, hello_end = _long_answer_then_hello()
+    call = FakeCall(callee)
+    result = replied_flow(call, action)
+    assert result.answer_status is t.AnswerStatus.HUMAN
+    assert result.amd_label == "human" and result.amd_confidence == 0.8
+    assert result.amd_decision_ms is not None
+    assert hello_end < result.amd_decision_ms <= hello_end + 900  # their pause, then us
+    assert not result.voicemail_left and result.beep_ms is None
+    assert result.conversation and result.transcript[0]["role"] == "agent"
+    assert call.sent_frames and call.sent_frames[0] >= result.amd_decision_ms
+    assert call.sent_frames[0] <= hello_end + 1500  # "Hello?" is answered at once
+    # They waited for us after their first words: the call counts as abandoned.
+    assert result.greet_delay_ms is not None and result.greet_delay_ms > 2000
+    assert result.abandoned
+
+
+def test_a_voicemail_with_the_reply_watch_still_gets_the_message_after_the_beep() -> None:
+    greeting = pcm("greeting.wav")
+    beep_at = 200 + len(greeting) // 16 + 300
+    call = FakeCall(silence(200) + greeting + silence(300) + pcm("beep.wav") + silence(30_000))
+    result = replied_flow(call, t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert result.beep_ms is not None and abs(result.beep_ms - beep_at) <= 200
+    assert result.voicemail_left
+    assert beep_at + 500 <= call.sent_frames[0] <= beep_at + 800
+    assert not result.conversation
+
+
+def test_a_greeting_that_goes_quiet_with_the_reply_watch_still_gets_the_message() -> None:
+    greeting = pcm("greeting.wav")
+    end = 200 + len(greeting) // 16
+    call = FakeCall(silence(200) + greeting + silence(30_000))
+    result = replied_flow(call, t.MachineAction.LEAVE_VOICEMAIL)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert result.voicemail_left
+    assert end + 1500 <= call.sent_frames[0] <= end + 3200
+
+
+def test_a_hang_up_campaign_hangs_up_at_the_beep_while_waiting_for_a_reply() -> None:
+    greeting = pcm("greeting.wav")
+    beep_at = 200 + len(greeting) // 16 + 300
+    call = FakeCall(silence(200) + greeting + silence(300) + pcm("beep.wav") + silence(30_000))
+    result = replied_flow(call, t.MachineAction.HANG_UP)
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert not call.sent_frames and not result.voicemail_left
+    assert call.hung_up_by == "us" and beep_at < call.t_ms <= beep_at + 400
+
+
+def test_a_hang_up_campaign_holds_a_quiet_machine_for_the_reply_window_only() -> None:
+    call = FakeCall(silence(200) + pcm("greeting.wav") + silence(30_000))
+    result = replied_flow(call, t.MachineAction.HANG_UP, FlowSettings(reply_window_ms=3000))
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert not call.sent_frames
+    decided = result.amd_decision_ms or 0
+    assert decided + 3000 <= call.t_ms <= decided + 3400
+
+
+def test_a_zero_reply_window_hangs_up_at_the_verdict_as_before() -> None:
+    callee, _ = _long_answer_then_hello()
+    call = FakeCall(callee)
+    result = replied_flow(call, t.MachineAction.HANG_UP, FlowSettings(reply_window_ms=0))
+    assert result.answer_status is t.AnswerStatus.MACHINE
+    assert call.t_ms <= (result.amd_decision_ms or 0) + 400
