@@ -24,6 +24,7 @@ a beep or ``beep_window_ms``) -> DONE. Per 20 ms frame:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TypeGuard
 
 import numpy as np
@@ -32,6 +33,7 @@ from amd_model.api import FRAME_BYTES, AmdEvent, DetectorConfig, ReplyConfig
 from amd_model.features import (
     FRAME_MS,
     TIMING_FEATURES,
+    FloatArray,
     FrameAnalyzer,
     TimingTracker,
     ToneRun,
@@ -225,7 +227,22 @@ class Engine:
             self._done = True
 
 
-class BeepEngine:
+class _Framed:
+    """Cuts the bytes fed to a watch into 20 ms frames, keeping a partial one for later."""
+
+    def __init__(self) -> None:
+        self._buf = b""
+
+    def _frames(self, data: bytes) -> Iterator[tuple[bytes, FloatArray]]:
+        data = self._buf + data
+        n = len(data) - len(data) % FRAME_BYTES
+        self._buf = data[n:]
+        for off in range(0, n, FRAME_BYTES):
+            pcm = data[off : off + FRAME_BYTES]
+            yield pcm, np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+
+
+class BeepEngine(_Framed):
     """A voicemail-beep search alone, without a verdict: behind ``api.BeepWatch``.
 
     The same beep rule as ``Engine`` (a pure tone of ``beep_min_ms`` in the beep band,
@@ -233,10 +250,10 @@ class BeepEngine:
     """
 
     def __init__(self, config: DetectorConfig) -> None:
+        super().__init__()
         self._analyzer = FrameAnalyzer(config.vad_mode)
         self._tones = ToneTracker(config.beep_min_hz, config.beep_max_hz)
         self._beep_frames = max(1, config.beep_min_ms // FRAME_MS)
-        self._buf = b""
         self._frame = -1
         self.onset_ms: int | None = None
 
@@ -245,13 +262,8 @@ class BeepEngine:
         one is heard, else None."""
         if self.onset_ms is not None:
             return None
-        data = self._buf + data
-        n = len(data) - len(data) % FRAME_BYTES
-        self._buf = data[n:]
-        for off in range(0, n, FRAME_BYTES):
-            pcm = data[off : off + FRAME_BYTES]
+        for pcm, samples in self._frames(data):
             self._frame += 1
-            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
             run = self._tones.update(self._frame, self._analyzer.analyze(pcm, samples))
             if _is_beep(run, self._beep_frames):
                 self.onset_ms = max(0, run.start_ms)
@@ -259,7 +271,7 @@ class BeepEngine:
         return None
 
 
-class ReplyEngine:
+class ReplyEngine(_Framed):
     """Behind ``api.ReplyWatch``: a pause, a short run of speech, a pause again.
 
     Speech frames are ``FrameAnalyzer``'s (webrtcvad, above the noise floor, not a pure
@@ -269,9 +281,9 @@ class ReplyEngine:
     """
 
     def __init__(self, config: ReplyConfig) -> None:
+        super().__init__()
         self.config = config
         self._analyzer = FrameAnalyzer(config.vad_mode)
-        self._buf = b""
         self._frame = -1
         self._last_speech = -1
         """The last speech frame (-1: none since the watch started)."""
@@ -288,12 +300,7 @@ class ReplyEngine:
         """Consume PCM bytes; the ms when the reply was over, the first time."""
         if self._reported:
             return None
-        data = self._buf + data
-        n = len(data) - len(data) % FRAME_BYTES
-        self._buf = data[n:]
-        for off in range(0, n, FRAME_BYTES):
-            pcm = data[off : off + FRAME_BYTES]
-            samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        for pcm, samples in self._frames(data):
             if self._step(self._analyzer.analyze(pcm, samples).speech):
                 self._reported = True
                 return (self._frame + 1) * FRAME_MS

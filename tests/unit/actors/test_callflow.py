@@ -114,12 +114,28 @@ PROFILE = AgentProfile("Ava", first_message="Hi, this is Ava from Acme. Is now a
 VOICEMAIL = np.full(8000 * 2, 3000, dtype="<i2").tobytes()  # 2 s of "message"
 
 
-def flow(call: FakeCall, action: t.MachineAction = t.MachineAction.HANG_UP) -> Any:
+def flow(call: FakeCall, action: t.MachineAction = t.MachineAction.HANG_UP, *,
+         late_beep: bool = False, reply: bool = False,
+         settings: FlowSettings | None = None) -> Any:
+    """The call through ``run_call``, with the beep watch after a human verdict and the
+    reply watch after a machine verdict when asked for."""
+    from amd_model.api import load_beep_watch, load_reply_watch
     agent = ScriptedAgent(PROFILE, settings=ScriptSettings(reply_wait_s=2.0),
                           clock=call.clock)
     return run_call(FakeEngine(call), REQUEST, detector_factory=load_detector, agent=agent,
                     machine_action=action, voicemail=lambda: VOICEMAIL,
-                    settings=FlowSettings(), clock=call.clock)
+                    settings=settings or FlowSettings(),
+                    late_beep=load_beep_watch if late_beep else None,
+                    reply_watch=load_reply_watch if reply else None, clock=call.clock)
+
+
+def watched_flow(call: FakeCall, action: t.MachineAction) -> Any:
+    return flow(call, action, late_beep=True)
+
+
+def replied_flow(call: FakeCall, action: t.MachineAction,
+                 settings: FlowSettings | None = None) -> Any:
+    return flow(call, action, late_beep=True, reply=True, settings=settings)
 
 
 def test_a_human_is_greeted_by_the_agent_right_after_the_verdict() -> None:
@@ -142,11 +158,12 @@ def test_a_human_is_greeted_by_the_agent_right_after_the_verdict() -> None:
     assert call.hung_up_by == "us"
 
 
-def test_a_voicemail_gets_the_message_right_after_the_beep() -> None:
+@pytest.mark.parametrize("reply", [False, True], ids=["", "with-reply-watch"])
+def test_a_voicemail_gets_the_message_right_after_the_beep(reply: bool) -> None:
     greeting = pcm("greeting.wav")
     beep_at = 200 + len(greeting) // 16 + 300
     call = FakeCall(silence(200) + greeting + silence(300) + pcm("beep.wav") + silence(30_000))
-    result = flow(call, t.MachineAction.LEAVE_VOICEMAIL)
+    result = flow(call, t.MachineAction.LEAVE_VOICEMAIL, late_beep=reply, reply=reply)
     assert result.answer_status is t.AnswerStatus.MACHINE
     assert result.beep_ms is not None
     assert abs(result.beep_ms - beep_at) <= 200
@@ -193,11 +210,12 @@ def test_a_human_who_hangs_up_during_amd_is_kept_as_human_and_nothing_is_sent() 
     assert not result.conversation
 
 
-def test_a_greeting_that_goes_quiet_without_a_beep_still_gets_the_message() -> None:
+@pytest.mark.parametrize("reply", [False, True], ids=["", "with-reply-watch"])
+def test_a_greeting_that_goes_quiet_without_a_beep_still_gets_the_message(reply: bool) -> None:
     greeting = pcm("greeting.wav")
     end = 200 + len(greeting) // 16
     call = FakeCall(silence(200) + greeting + silence(30_000))
-    result = flow(call, t.MachineAction.LEAVE_VOICEMAIL)
+    result = flow(call, t.MachineAction.LEAVE_VOICEMAIL, late_beep=reply, reply=reply)
     assert result.answer_status is t.AnswerStatus.MACHINE
     assert result.beep_ms is None
     assert result.voicemail_left
@@ -265,15 +283,6 @@ def test_text_amd_never_transcribes_silence() -> None:
 
 # --- a beep after a human verdict --------------------------------------------------------
 
-def watched_flow(call: FakeCall, action: t.MachineAction) -> Any:
-    from amd_model.api import load_beep_watch
-
-    agent = ScriptedAgent(PROFILE, settings=ScriptSettings(reply_wait_s=2.0),
-                          clock=call.clock)
-    return run_call(FakeEngine(call), REQUEST, detector_factory=load_detector, agent=agent,
-                    machine_action=action, voicemail=lambda: VOICEMAIL,
-                    settings=FlowSettings(), late_beep=load_beep_watch, clock=call.clock)
-
 
 def _short_greeting_then_beep() -> tuple[bytes, int]:
     """ "Hello" (a greeting so short it is called human), 1.2 s, then the beep."""
@@ -328,16 +337,6 @@ def test_a_person_is_not_taken_for_a_late_beep(callee: bytes) -> None:
 
 # --- a person's reply after a machine verdict ---------------------------------------------
 
-def replied_flow(call: FakeCall, action: t.MachineAction,
-                 settings: FlowSettings | None = None) -> Any:
-    from amd_model.api import load_beep_watch, load_reply_watch
-    agent = ScriptedAgent(PROFILE, settings=ScriptSettings(reply_wait_s=2.0),
-                          clock=call.clock)
-    return run_call(FakeEngine(call), REQUEST, detector_factory=load_detector, agent=agent,
-                    machine_action=action, voicemail=lambda: VOICEMAIL,
-                    settings=settings or FlowSettings(), late_beep=load_beep_watch,
-                    reply_watch=load_reply_watch, clock=call.clock)
-
 
 def _long_answer_then_hello() -> tuple[bytes, int]:
     """A receptionist's 5 s answer (the detector calls it a machine), 1.5 s of waiting,
@@ -373,28 +372,6 @@ def test_a_person_who_says_hello_again_after_a_machine_verdict_gets_the_agent(
     # They waited for us after their first words: the call counts as abandoned.
     assert result.greet_delay_ms is not None and result.greet_delay_ms > 2000
     assert result.abandoned
-
-
-def test_a_voicemail_with_the_reply_watch_still_gets_the_message_after_the_beep() -> None:
-    greeting = pcm("greeting.wav")
-    beep_at = 200 + len(greeting) // 16 + 300
-    call = FakeCall(silence(200) + greeting + silence(300) + pcm("beep.wav") + silence(30_000))
-    result = replied_flow(call, t.MachineAction.LEAVE_VOICEMAIL)
-    assert result.answer_status is t.AnswerStatus.MACHINE
-    assert result.beep_ms is not None and abs(result.beep_ms - beep_at) <= 200
-    assert result.voicemail_left
-    assert beep_at + 500 <= call.sent_frames[0] <= beep_at + 800
-    assert not result.conversation
-
-
-def test_a_greeting_that_goes_quiet_with_the_reply_watch_still_gets_the_message() -> None:
-    greeting = pcm("greeting.wav")
-    end = 200 + len(greeting) // 16
-    call = FakeCall(silence(200) + greeting + silence(30_000))
-    result = replied_flow(call, t.MachineAction.LEAVE_VOICEMAIL)
-    assert result.answer_status is t.AnswerStatus.MACHINE
-    assert result.voicemail_left
-    assert end + 1500 <= call.sent_frames[0] <= end + 3200
 
 
 def test_a_hang_up_campaign_hangs_up_at_the_beep_while_waiting_for_a_reply() -> None:
