@@ -86,6 +86,9 @@ class RuntimeConfig:
     """Where call recordings go (None: no recordings)."""
     abandon_limit: float = 0.03
     agent_max_s: float = 180.0
+    reply_window_ms: int = 8000
+    """After a machine verdict on a hang-up campaign, hold the call this long for the beep
+    or a person's reply (``FlowSettings.reply_window_ms``)."""
     judge: LlmConfig | None = None
     """The OpenAI-compatible server that judges conversations (None: no judging)."""
     voice: LlmConfig | None = None

@@ -178,7 +178,9 @@ def place_sip_call(engine: Any, request: DialRequest, trunk: TrunkConfig,
                         agent=agent_for(request, config),
                         machine_action=request.machine_action,
                         voicemail=lambda: voicemail_message(request.agent),
-                        settings=settings or FlowSettings(agent_max_s=config.agent_max_s),
+                        settings=settings or FlowSettings(
+                            agent_max_s=config.agent_max_s,
+                            reply_window_ms=config.reply_window_ms),
                         greeting_classifier=greeting_classifier(request, config),
                         late_beep=load_beep_watch, reply_watch=load_reply_watch)
     except (SipError, TimeoutError) as exc:

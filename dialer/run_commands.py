@@ -74,6 +74,7 @@ def run_cmd(app: App, every_s: float, trunk_cps: float, sip_resource: str | None
                            sip_bind=app.settings.sip_bind,
                            recordings_dir=str(app.settings.data_dir / "recordings"),
                            abandon_limit=app.settings.max_abandon_rate,
+                           reply_window_ms=app.settings.amd_reply_window_ms,
                            judge=judge_config(app.settings),
                            voice=voice_config(app.settings))
     click.echo("dialer running on Ray; Ctrl-C stops it after calls in flight end", err=True)

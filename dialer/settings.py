@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     """Local IP for SIP and RTP (unset: the default interface)."""
     max_abandon_rate: float = Field(default=0.03, gt=0.0, le=1.0,
                                     validation_alias="DIALER_MAX_ABANDON_RATE")
+    amd_reply_window_ms: int = Field(default=8000, ge=0, le=30000,
+                                     validation_alias="DIALER_AMD_REPLY_WINDOW_MS")
+    """On a hang-up campaign, how long a machine's call is held for its beep or for a
+    person's "Hello?" (a person whose long answer was called a machine); 0 hangs up at
+    the machine verdict."""
     data_dir: Path = Field(default=Path("var"),
                            validation_alias=AliasChoices("DIALER_DATA_DIR"))
 
