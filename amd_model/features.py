@@ -175,6 +175,14 @@ MAX_STEP_HZ = 40.0
 MAX_BEND_HZ = 6.0
 """Largest change of that step between frames: beeps are steady or glide linearly;
 a voice's harmonic wobbles."""
+JITTER_HZ = 12.0
+"""Frame-to-frame frequency steps this small are a steady tone whatever their bend, in a
+run that came out of a pause: a GSM round trip makes a 2 kHz beep read 2085, 2097,
+2090 Hz ... in turn, which broke the run every other frame and found the beep hundreds
+of ms late, or not at all. (Out of speech, a flat synthetic vowel would pass too.)"""
+JITTER_MIN_HZ = 500.0
+"""... and only at or above this frequency: below it sits a voice's fundamental, which a
+band-limited line can leave almost alone, wobbling a few Hz as it goes."""
 PRE_SILENCE_FRAMES = 4
 MAX_LEVEL_STEP_DB = 1.5
 """Largest level change between two frames of one tone (after its first frame, which
@@ -212,8 +220,11 @@ class ToneTracker:
             return None
         step = feats.tone_hz - self._last_hz
         level_ok = self._frames == 1 or abs(feats.energy_db - prev_db) <= MAX_LEVEL_STEP_DB
+        steady = (self._clean and feats.tone_hz >= JITTER_MIN_HZ and abs(step) <= JITTER_HZ
+                  and (self._last_step is None or abs(self._last_step) <= JITTER_HZ))
         smooth = (self._frames > 0 and abs(step) <= MAX_STEP_HZ and level_ok
-                  and (self._last_step is None or abs(step - self._last_step) <= MAX_BEND_HZ))
+                  and (self._last_step is None or steady
+                       or abs(step - self._last_step) <= MAX_BEND_HZ))
         if smooth:
             self._frames += 1
             self._sum_hz += feats.tone_hz
