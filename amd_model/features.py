@@ -180,9 +180,13 @@ JITTER_HZ = 12.0
 run that came out of a pause: a GSM round trip makes a 2 kHz beep read 2085, 2097,
 2090 Hz ... in turn, which broke the run every other frame and found the beep hundreds
 of ms late, or not at all. (Out of speech, a flat synthetic vowel would pass too.)"""
-JITTER_MIN_HZ = 500.0
-"""... and only at or above this frequency: below it sits a voice's fundamental, which a
-band-limited line can leave almost alone, wobbling a few Hz as it goes."""
+JITTER_LEVEL_DB = 4.0
+"""... and its level may step this much: the codec makes it wobble too (a fax's CED tone
+through GSM steps 2-4 dB between frames)."""
+JITTER_MIN_HZ = 1000.0
+"""... and only at or above this frequency, where GSM's wobble is: below it sit a voice's
+fundamental (which a band-limited line can leave almost alone) and the notes of music
+behind a person, which glide and fade a few Hz and dB per frame."""
 PRE_SILENCE_FRAMES = 4
 MAX_LEVEL_STEP_DB = 1.5
 """Largest level change between two frames of one tone (after its first frame, which
@@ -219,9 +223,11 @@ class ToneTracker:
             self._frames = 0
             return None
         step = feats.tone_hz - self._last_hz
-        level_ok = self._frames == 1 or abs(feats.energy_db - prev_db) <= MAX_LEVEL_STEP_DB
         steady = (self._clean and feats.tone_hz >= JITTER_MIN_HZ and abs(step) <= JITTER_HZ
                   and (self._last_step is None or abs(self._last_step) <= JITTER_HZ))
+        level_step = abs(feats.energy_db - prev_db)
+        level_ok = (self._frames == 1 or level_step <= MAX_LEVEL_STEP_DB
+                    or (steady and level_step <= JITTER_LEVEL_DB))
         smooth = (self._frames > 0 and abs(step) <= MAX_STEP_HZ and level_ok
                   and (self._last_step is None or steady
                        or abs(step - self._last_step) <= MAX_BEND_HZ))
