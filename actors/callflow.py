@@ -110,6 +110,9 @@ class FlowResult:
     transcript: tuple[dict[str, Any], ...] = ()
     answered_after_s: float | None = None
     """Seconds from dialling to the 200 OK (None: never answered)."""
+    amd_correction: str | None = None
+    """``reply``: a machine verdict turned human by the callee's reply; ``late_beep``: a
+    human verdict turned machine by a beep; None: the verdict stood."""
 
 
 class _Listener(AmdTracker):
@@ -198,10 +201,13 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
     verdict = listener.verdict
     confidence: float | None
     decision_ms: int | None
+    correction: str | None = None
     if talk.late_beep_ms is not None:
         confidence, decision_ms = cfg.late_beep_confidence, talk.late_beep_ms
+        correction = "late_beep"
     elif reply_ms is not None:
         confidence, decision_ms = cfg.reply_confidence, reply_ms
+        correction = "reply"
     elif text_verdict is not None:
         confidence, decision_ms = text_verdict[1], text_verdict[2]
     else:
@@ -216,7 +222,7 @@ def run_call(engine: CallPlacer, request: DialRequest, *,
         conversation=bool(status is t.AnswerStatus.HUMAN and conv is not None
                           and conv.first_audio_ms is not None and outcome.talk_ms > 0),
         transcript=tuple(turn.as_dict() for turn in conv.transcript) if conv else (),
-        answered_after_s=answered_at - dialled)
+        answered_after_s=answered_at - dialled, amd_correction=correction)
 
 
 @dataclass(frozen=True, slots=True)

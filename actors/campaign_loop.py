@@ -129,6 +129,9 @@ class CallResult(CallEnd):
     recorded: bool = field(default=False, kw_only=True)
     """True when whoever placed the call already stored this result (number actors do,
     so a campaign actor that dies mid-call loses nothing)."""
+    amd_correction: str | None = field(default=None, kw_only=True)
+    """How the call flow corrected the AMD verdict (``reply``, ``late_beep``), for the
+    metrics; the call row keeps the corrected label."""
 
 
 class CallPlacer(Protocol):

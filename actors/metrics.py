@@ -9,9 +9,14 @@ the service discovery file Ray writes, see the README). The names:
 | ``dialer_call_outcomes_total`` | counter | campaign, answer_status |
 | ``dialer_amd_verdicts_total`` | counter | label |
 | ``dialer_amd_decision_ms`` | histogram | label |
+| ``dialer_amd_corrections_total`` | counter | kind: ``reply``, ``late_beep`` |
 | ``dialer_active_calls`` | gauge | number |
 | ``dialer_number_spam_score`` | gauge | number |
 | ``dialer_number_calls_today`` | gauge | number |
+
+A correction is a verdict the call flow turned round: ``reply``, a machine verdict made
+human by the callee's "Hello?" after a pause; ``late_beep``, a human verdict made machine
+by a voicemail beep.
 
 Phone numbers appear in tags as masked E.164 (country code and last two digits), like
 in logs. Each recorder also keeps plain tallies so an actor's ``state()`` can show them.
@@ -44,6 +49,10 @@ class CallMetrics:
         self.amd_ms = metrics.Histogram("dialer_amd_decision_ms",
                                         "Audio ms from answer to the AMD verdict.",
                                         boundaries=AMD_BUCKETS_MS, tag_keys=("label",))
+        self.corrections = metrics.Counter(
+            "dialer_amd_corrections_total",
+            "AMD verdicts the call flow corrected: reply (machine -> human), late_beep "
+            "(human -> machine).", tag_keys=("kind",))
         self.active = metrics.Gauge("dialer_active_calls", "Calls in progress.",
                                     tag_keys=("number",))
         self.spam = metrics.Gauge("dialer_number_spam_score", "Spam score 0-9.",
@@ -71,6 +80,9 @@ class CallMetrics:
             if result.amd_decision_ms is not None:
                 self.amd_ms.observe(result.amd_decision_ms, {"label": result.amd_label})
             self.tally[f"amd:{result.amd_label}"] += 1
+        if result.amd_correction:
+            self.corrections.inc(1, {"kind": result.amd_correction})
+            self.tally[f"amd_correction:{result.amd_correction}"] += 1
 
     def number_state(self, e164: str, spam_score: int, calls_today: int) -> None:
         """The number's reputation and use today."""

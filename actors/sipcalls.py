@@ -208,4 +208,5 @@ def to_result(flow: FlowResult, started_wall: Any, elapsed_s: float,
         beep_ms=flow.beep_ms, recording_path=outcome.recording_path,
         transcript=flow.transcript, greet_delay_ms=flow.greet_delay_ms,
         abandoned=flow.abandoned, voicemail_left=flow.voicemail_left,
-        ended_at=max(config.now(), started_wall + timedelta(seconds=elapsed_s)))
+        ended_at=max(config.now(), started_wall + timedelta(seconds=elapsed_s)),
+        amd_correction=flow.amd_correction)

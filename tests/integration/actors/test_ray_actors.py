@@ -195,6 +195,8 @@ def test_number_actors_place_real_sip_calls_with_amd_agent_and_voicemail(
     ray.get(supervisor.reconcile.remote())
     done = _wait(lambda: len(_calls(sessions, campaign_id)) == 6 and all(
         c.state == "ended" for c in _calls(sessions, campaign_id)), 150)
+    tallies = ray.get(ray.get_actor("number:+14155550124", namespace="dialer")
+                      .state.remote())["metrics"]
     report = ray.get(supervisor.shutdown.remote())
     ray.kill(supervisor, no_restart=True)
     assert done, [(c.to_number, c.state) for c in _calls(sessions, campaign_id)]
@@ -218,6 +220,9 @@ def test_number_actors_place_real_sip_calls_with_amd_agent_and_voicemail(
     assert short.beep_ms is not None and short.voicemail_left and not short.conversation
     assert (long.answer_status, long.amd_label) == ("human", "human"), long.amd_confidence
     assert long.conversation and not long.voicemail_left and long.beep_ms is None
+    # The on-call engineer sees both corrections on the dashboard's metrics.
+    assert tallies.get("amd_correction:reply") == 1
+    assert tallies.get("amd_correction:late_beep") == 1
     # The trunk's ground truth agrees, and the callee heard us hang up (not a timeout).
     truth = {line["number"][-1]: line for line in sim_trunk.truth_lines()}
     assert {d: truth[d]["truth"] for d in "012345"} == {

@@ -165,6 +165,7 @@ def test_a_voicemail_gets_the_message_right_after_the_beep(reply: bool) -> None:
     call = FakeCall(silence(200) + greeting + silence(300) + pcm("beep.wav") + silence(30_000))
     result = flow(call, t.MachineAction.LEAVE_VOICEMAIL, late_beep=reply, reply=reply)
     assert result.answer_status is t.AnswerStatus.MACHINE
+    assert result.amd_correction is None
     assert result.beep_ms is not None
     assert abs(result.beep_ms - beep_at) <= 200
     assert result.voicemail_left
@@ -297,6 +298,7 @@ def test_a_beep_after_a_human_verdict_stops_the_agent_and_leaves_the_message() -
     result = watched_flow(call, t.MachineAction.LEAVE_VOICEMAIL)
     assert result.answer_status is t.AnswerStatus.MACHINE
     assert result.amd_label == "machine" and result.amd_decision_ms == result.beep_ms
+    assert result.amd_correction == "late_beep"
     assert result.beep_ms is not None and abs(result.beep_ms - beep_at) <= 100
     assert call.sent_frames[0] < beep_at  # the agent had begun to greet "them"...
     heard = beep_at + 150  # the beep is known 80-100 ms after its onset: the agent stops
@@ -363,6 +365,7 @@ def test_a_person_who_says_hello_again_after_a_machine_verdict_gets_the_agent(
     result = replied_flow(call, action)
     assert result.answer_status is t.AnswerStatus.HUMAN
     assert result.amd_label == "human" and result.amd_confidence == 0.8
+    assert result.amd_correction == "reply"
     assert result.amd_decision_ms is not None
     assert hello_end < result.amd_decision_ms <= hello_end + 900  # their pause, then us
     assert not result.voicemail_left and result.beep_ms is None
