@@ -84,8 +84,10 @@ SCENARIOS: Final[Mapping[str, Scenario]] = {s.name: s for s in (
        _wait(0.3), _play("hello.wav"), _wait(30.0)),
     _s("hangup_greeting", "machine", RING, _wait(1.0), ANSWER, _wait(0.2),
        _play("greeting.wav"), _wait(1.5), Step("hangup")),
+    # "Hello", then the beep 1.2 s after the word ends: after the human verdict (800 ms
+    # of silence), so the call flow's late-beep watch is what finds the machine.
     _s("short_greeting", "machine", RING, _wait(1.0), ANSWER, _wait(0.3), _play("hello.wav"),
-       _wait(1.2), _play("beep.wav"), _wait(30.0)),
+       _wait(2.0), _play("beep.wav"), _wait(30.0)),
     _s("long_answer", "human", RING, _wait(1.0), ANSWER, _wait(0.3), _play("long_hello.wav"),
        _wait(6.6), _play("hello.wav"), _wait(30.0)),
     _s("invalid", "invalid_number", _wait(0.1), Step("reject", code=404)),

@@ -222,7 +222,7 @@ def test_number_actors_place_real_sip_calls_with_amd_agent_and_voicemail(
     assert long.conversation and not long.voicemail_left and long.beep_ms is None
     # The on-call engineer sees both corrections on the dashboard's metrics.
     assert tallies.get("amd_correction:reply") == 1
-    assert tallies.get("amd_correction:late_beep") == 1
+    assert tallies.get("amd_correction:late_beep") == 1, tallies
     # The trunk's ground truth agrees, and the callee heard us hang up (not a timeout).
     truth = {line["number"][-1]: line for line in sim_trunk.truth_lines()}
     assert {d: truth[d]["truth"] for d in "012345"} == {
