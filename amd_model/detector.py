@@ -275,9 +275,9 @@ class ReplyEngine(_Framed):
     """Behind ``api.ReplyWatch``: a pause, a short run of speech, a pause again.
 
     Speech frames are ``FrameAnalyzer``'s (webrtcvad, above the noise floor, not a pure
-    tone); a run of them ends after ``hangover_ms`` without one. The state: ``quiet``
-    (frames since the last speech frame), the open run's first and last frame, and
-    whether the run came out of a long enough pause.
+    tone); a run of them ends after ``hangover_ms`` without one. The state: the last
+    speech frame, the open run (its first frame, whether it came out of a long enough
+    pause, its speech frames) and a finished short run waiting for ``after_ms``.
     """
 
     def __init__(self, config: ReplyConfig) -> None:
@@ -294,15 +294,14 @@ class ReplyEngine(_Framed):
         self._candidate: int | None = None
         """The last frame of a short run out of a pause, waiting for ``after_ms``."""
         self.reply_end_ms: int | None = None
-        self._reported = False
+        """Set once the reply is over: then nothing more is reported."""
 
     def feed(self, data: bytes) -> int | None:
         """Consume PCM bytes; the ms when the reply was over, the first time."""
-        if self._reported:
+        if self.reply_end_ms is not None:
             return None
         for pcm, samples in self._frames(data):
             if self._step(self._analyzer.analyze(pcm, samples).speech):
-                self._reported = True
                 return (self._frame + 1) * FRAME_MS
         return None
 
